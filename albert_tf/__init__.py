@@ -1,0 +1,21 @@
+"""albert_tf: ALBERT (A Lite BERT) in TensorFlow / Keras 3.
+
+Importing the package registers its layers and models with Keras, so
+`keras.saving.load_model("model.keras")` works afterwards.
+"""
+
+import os as _os
+
+# Keras 3 must run on TensorFlow here; respect an explicit user choice but
+# default to it before keras is first imported.
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# TensorFlow's C++ INFO lines at import (oneDNN, CPU features, CUDA stubs) are
+# noise for users of the library and the CLI; warnings and errors still show.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+from albert_tf.backbone import AlbertBackbone  # noqa: E402
+from albert_tf.config import AlbertConfig  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = ["AlbertBackbone", "AlbertConfig", "__version__"]

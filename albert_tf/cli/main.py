@@ -1,0 +1,37 @@
+"""The `albert` command: one entry point, one module per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from albert_tf.cli import summary
+
+# Each module exposes `add_parser(subparsers)` and `run(args) -> int`.
+SUBCOMMANDS = (summary,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="albert",
+        description="ALBERT (A Lite BERT) in TensorFlow / Keras 3: build, pretrain, fine-tune, convert, export.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in SUBCOMMANDS:
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as error:
+        # Bad input: a one-line message naming the problem, no traceback.
+        print(f"albert {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

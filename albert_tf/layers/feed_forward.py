@@ -1,0 +1,58 @@
+"""Position-wise feed-forward network (H -> I -> H)."""
+
+from __future__ import annotations
+
+import keras
+
+from albert_tf.activations import get_activation
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertFeedForward(keras.layers.Layer):
+    """Dense to the intermediate width, activation, dense back to H.
+
+    Args:
+        hidden_size: H.
+        intermediate_size: I.
+        activation: a name from `albert_tf.activations.ACTIVATIONS`.
+        initializer_range: stddev of the truncated-normal initializer.
+    """
+
+    def __init__(self, hidden_size: int, intermediate_size: int, activation: str = "gelu_tanh",
+                 initializer_range: float = 0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.intermediate_size = intermediate_size
+        self.activation = activation
+        self.initializer_range = initializer_range
+        self._activation_fn = get_activation(activation)
+
+        initializer = keras.initializers.TruncatedNormal(stddev=initializer_range)
+        self.intermediate = keras.layers.Dense(
+            intermediate_size, kernel_initializer=initializer, dtype=self.dtype_policy, name="intermediate"
+        )
+        self.output_dense = keras.layers.Dense(
+            hidden_size, kernel_initializer=initializer, dtype=self.dtype_policy, name="output"
+        )
+
+    def build(self, input_shape):
+        self.intermediate.build(input_shape)
+        self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_size,))
+        self.built = True
+
+    def call(self, hidden):
+        # hidden: [B, T, H] -> [B, T, I] -> [B, T, H]
+        return self.output_dense(self._activation_fn(self.intermediate(hidden)))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.hidden_size,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_size=self.hidden_size,
+            intermediate_size=self.intermediate_size,
+            activation=self.activation,
+            initializer_range=self.initializer_range,
+        )
+        return config

@@ -1,0 +1,46 @@
+"""The `albert` command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from albert_tf.cli.main import main
+
+
+def test_summary_prints_measured_counts(capsys, tmp_path):
+    config_path = tmp_path / "hf_config.json"
+    config_path.write_text(json.dumps({
+        "model_type": "albert", "vocab_size": 100, "embedding_size": 16, "hidden_size": 32,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "hidden_act": "gelu_new",
+    }))
+    assert main(["summary", "base", str(config_path)]) == 0
+    out = capsys.readouterr().out
+    base_row = next(line for line in out.splitlines() if line.startswith("base"))
+    assert base_row.split()[-2:] == ["11,683,584", "11,683,584"]
+    custom_row = next(line for line in out.splitlines() if line.startswith(str(config_path)))
+    assert "100" in custom_row.split()
+
+
+def test_bad_config_is_a_one_line_error(capsys, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"hidden_size": 100, "num_attention_heads": 12}))
+    assert main(["summary", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "albert summary: error:" in err and "hidden_size=100" in err and str(path) in err
+
+
+def test_console_script_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "albert_tf.cli.main", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "summary" in result.stdout
+
+
+def test_missing_subcommand_exits_with_usage():
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
