@@ -1,0 +1,1 @@
+"""Pretraining data: documents, sentence-order pairs, n-gram masking, TFRecords, tf.data."""
