@@ -15,7 +15,9 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 from albert_tf.backbone import AlbertBackbone  # noqa: E402
 from albert_tf.config import AlbertConfig  # noqa: E402
+from albert_tf.graph_tokenizer import AlbertGraphTokenizer  # noqa: E402
+from albert_tf.tokenizer import AlbertTokenizer  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["AlbertBackbone", "AlbertConfig", "__version__"]
+__all__ = ["AlbertBackbone", "AlbertConfig", "AlbertGraphTokenizer", "AlbertTokenizer", "__version__"]
