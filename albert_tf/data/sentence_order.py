@@ -21,6 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
+from albert_tf.tokenizer import truncated_pair_lengths
+
 SOP_LABEL_MEANING = {0: "in order (A then B)", 1: "swapped (B then A)"}
 
 
@@ -95,21 +97,11 @@ def truncate_pair(tokens_a: np.ndarray, tokens_b: np.ndarray, max_num_tokens: in
     """Trims the longer segment one token at a time until both fit, each
     token from the front or the back with probability 1/2 (as the original).
 
-    The number of front removals is drawn at once from the binomial
-    distribution that the one-at-a-time coin flips would give.
+    The lengths follow the closed form of the one-at-a-time rule; the number
+    of front removals is drawn at once from the binomial distribution that
+    the per-token coin flips would give.
     """
-    length_a, length_b = tokens_a.size, tokens_b.size
-    excess = max(0, length_a + length_b - max_num_tokens)
-    # Closed form of "remove from the longer, B on ties": first level the
-    # longer down, then the rest alternates starting with B.
-    level = min(excess, abs(length_a - length_b))
-    if length_a > length_b:
-        length_a -= level
-    else:
-        length_b -= level
-    excess -= level
-    length_a -= excess // 2
-    length_b -= excess - excess // 2
+    length_a, length_b = truncated_pair_lengths(tokens_a.size, tokens_b.size, max_num_tokens)
     return _trim(tokens_a, length_a, rng), _trim(tokens_b, length_b, rng)
 
 

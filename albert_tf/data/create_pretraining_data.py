@@ -1,0 +1,364 @@
+"""Documents -> sharded TFRecord files of SOP pairs with n-gram masking.
+
+Scaling and reproducibility rest on one rule: the corpus is cut into work
+units of `documents_per_shard` consecutive documents of one input file, and
+unit (file f, block b) is written to `part-fffff-bbbbb.tfrecord` from a random
+generator seeded by (seed, f, b) alone. Hence
+
+* the same seed gives byte-identical files, whatever `num_workers`;
+* `num_workers` processes on one machine, or `num_shards` jobs of a cluster
+  array (each taking `shard_index`), split the units without coordinating;
+* memory is bounded by the units in flight, not by the corpus;
+* a unit's file appears by atomic rename only once complete, so an
+  interrupted run resumes by skipping the files that exist.
+
+SOP needs no other document, so units never need to see each other (unlike
+the original script, which loads the whole corpus to draw NSP negatives).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import glob
+import hashlib
+import json
+import multiprocessing
+import os
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from albert_tf.data.documents import RawDocument, RawWikiPage, ReadStats, read_raw_documents, wiki_page_sentences
+from albert_tf.data.masking import NgramMasker, word_start_table
+from albert_tf.data.records import example_features, pair_input_ids, serialize_example
+from albert_tf.data.sentence_order import SOP_LABEL_MEANING, sentence_order_pairs
+from albert_tf.io_utils import atomic_write_text
+
+METADATA_FILE = "metadata.json"
+RECORD_PATTERN = "part-*.tfrecord"
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainingDataConfig:
+    """How sequences are built and masked (REFERENCE section 2 defaults).
+
+    Args:
+        max_seq_length: tokens per sequence, specials included.
+        max_predictions_per_seq: cap on masked-LM targets per sequence.
+        masked_lm_prob: fraction of real tokens to predict.
+        max_ngram: longest masked n-gram, in words.
+        short_seq_prob: probability of a shorter random target length.
+        dupe_factor: passes over the data, each with different masks.
+        documents_per_shard: documents per work unit and output file.
+        seed: the seed of everything random.
+    """
+
+    max_seq_length: int = 512
+    max_predictions_per_seq: int = 20
+    masked_lm_prob: float = 0.15
+    max_ngram: int = 3
+    short_seq_prob: float = 0.1
+    dupe_factor: int = 10
+    documents_per_shard: int = 100
+    seed: int = 12345
+
+    def __post_init__(self):
+        checks = {
+            "max_seq_length": self.max_seq_length >= 5,
+            "max_predictions_per_seq": self.max_predictions_per_seq >= 1,
+            "masked_lm_prob": 0.0 < self.masked_lm_prob < 1.0,
+            "max_ngram": self.max_ngram >= 1,
+            "short_seq_prob": 0.0 <= self.short_seq_prob <= 1.0,
+            "dupe_factor": self.dupe_factor >= 1,
+            "documents_per_shard": self.documents_per_shard >= 1,
+        }
+        limits = {
+            "max_seq_length": ">= 5 ([CLS] A [SEP] B [SEP])", "max_predictions_per_seq": ">= 1",
+            "masked_lm_prob": "in (0, 1)", "max_ngram": ">= 1", "short_seq_prob": "in [0, 1]",
+            "dupe_factor": ">= 1", "documents_per_shard": ">= 1",
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"`{name}` must be {limits[name]}. Received: {name}={getattr(self, name)}")
+
+
+@dataclasses.dataclass
+class ShardStats:
+    """Counts for one output file (or a sum of them)."""
+
+    documents: int = 0
+    sentences: int = 0
+    examples: int = 0
+    swapped: int = 0
+    real_tokens: int = 0
+    predictions: int = 0
+    skipped_lines: int = 0
+    resumed_shards: int = 0
+    written_shards: int = 0
+
+    def add(self, other: "ShardStats") -> None:
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unit:
+    file_index: int
+    block_index: int
+    documents: list[RawDocument]
+    output_path: str
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[str]:
+    """Files named directly or by glob pattern, sorted, without duplicates."""
+    files: list[str] = []
+    for pattern in inputs:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise ValueError(f"No input file matches {pattern!r}")
+        for match in matches:
+            if not os.path.isfile(match):
+                raise ValueError(f"Input file not found: {match}")
+            files.append(os.path.abspath(match))
+    return sorted(dict.fromkeys(files))
+
+
+def create_pretraining_data(
+    inputs: Sequence[str],
+    spm_model: str,
+    output_dir: str,
+    config: PretrainingDataConfig = PretrainingDataConfig(),
+    num_workers: int = 1,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    skip_invalid_utf8: bool = False,
+    progress: bool = True,
+) -> ShardStats:
+    """Writes pretraining records for `inputs` into `output_dir`.
+
+    Args:
+        inputs: text files or MediaWiki dumps (plain, `.bz2`, `.gz`) or globs.
+        spm_model: the SentencePiece model of the vocabulary.
+        output_dir: receives `part-*.tfrecord`, `metadata.json` and a stats file.
+        config: sequence and masking settings.
+        num_workers: processes on this machine.
+        num_shards: jobs splitting the work (e.g. a cluster job array).
+        shard_index: this job's index in [0, num_shards).
+        skip_invalid_utf8: skip (and count) lines that are not UTF-8 instead
+            of stopping with an error naming the file and line.
+        progress: show a progress bar.
+
+    Returns:
+        The counts of this job (documents, examples, ...).
+    """
+    if num_workers < 1:
+        raise ValueError(f"`num_workers` must be >= 1. Received: num_workers={num_workers}")
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(
+            f"`shard_index` must be in [0, num_shards). Received: shard_index={shard_index}, num_shards={num_shards}"
+        )
+    files = expand_inputs(inputs)
+    worker_state = _WorkerState.create(spm_model, config)  # fails early on a bad vocabulary
+    os.makedirs(output_dir, exist_ok=True)
+    _write_or_check_metadata(output_dir, files, worker_state, config)
+
+    stats = ShardStats()
+    read_stats = ReadStats()
+    units = _units(files, output_dir, config, num_shards, shard_index, skip_invalid_utf8, read_stats, stats)
+    bar = _progress_bar(progress)
+    try:
+        for unit_stats in _run_units(units, worker_state, num_workers):
+            stats.add(unit_stats)
+            bar.update(unit_stats.documents)
+            bar.set_postfix(examples=stats.examples, refresh=False)
+    finally:
+        bar.close()
+    stats.skipped_lines = read_stats.skipped_lines
+    stats_path = os.path.join(output_dir, f"stats-{shard_index:03d}-of-{num_shards:03d}.json")
+    atomic_write_text(stats_path, json.dumps(dataclasses.asdict(stats), indent=2) + "\n")
+    return stats
+
+
+def _progress_bar(enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(desc="create-data", unit="doc", disable=not enabled, dynamic_ncols=True)
+
+
+def _units(files, output_dir, config, num_shards, shard_index, skip_invalid_utf8, read_stats, stats) -> Iterator[_Unit]:
+    """Streams this job's work units; units whose file exists are skipped (resume)."""
+    by_file = len(files) >= num_shards  # many files: a job reads only its own files
+    for file_index, path in enumerate(files):
+        if by_file and file_index % num_shards != shard_index:
+            continue
+        block: list[RawDocument] = []
+        block_index = 0
+        documents = read_raw_documents(path, "skip" if skip_invalid_utf8 else "raise", read_stats)
+        for document in documents:
+            block.append(document)
+            if len(block) == config.documents_per_shard:
+                yield from _unit_if_owned(file_index, block_index, block, output_dir, by_file, num_shards,
+                                          shard_index, stats)
+                block, block_index = [], block_index + 1
+        if block:
+            yield from _unit_if_owned(file_index, block_index, block, output_dir, by_file, num_shards,
+                                      shard_index, stats)
+
+
+def _unit_if_owned(file_index, block_index, block, output_dir, by_file, num_shards, shard_index, stats):
+    if not by_file and (file_index + block_index) % num_shards != shard_index:
+        return
+    output_path = os.path.join(output_dir, f"part-{file_index:05d}-{block_index:05d}.tfrecord")
+    if os.path.exists(output_path):
+        stats.resumed_shards += 1
+        return
+    yield _Unit(file_index, block_index, list(block), output_path)
+
+
+def _run_units(units: Iterator[_Unit], worker_state: "_WorkerState", num_workers: int) -> Iterator[ShardStats]:
+    if num_workers == 1:
+        for unit in units:
+            yield worker_state.write_unit(unit)
+        return
+    # spawn, not fork: TensorFlow's runtime in the parent is not fork-safe.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+        num_workers, mp_context=context, initializer=_init_worker,
+        initargs=(worker_state.spm_model, worker_state.config),
+    ) as pool:
+        pending: set[concurrent.futures.Future] = set()
+        for unit in units:
+            pending.add(pool.submit(_write_unit_in_worker, unit))
+            if len(pending) >= 2 * num_workers:  # bound memory: few units in flight
+                done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        for future in concurrent.futures.as_completed(pending):
+            yield future.result()
+
+
+_WORKER: "_WorkerState | None" = None
+
+
+def _init_worker(spm_model: str, config: PretrainingDataConfig) -> None:
+    global _WORKER
+    _WORKER = _WorkerState.create(spm_model, config)
+
+
+def _write_unit_in_worker(unit: _Unit) -> ShardStats:
+    assert _WORKER is not None
+    return _WORKER.write_unit(unit)
+
+
+@dataclasses.dataclass
+class _WorkerState:
+    """What a process needs to turn a unit into a record file."""
+
+    spm_model: str
+    config: PretrainingDataConfig
+    tokenizer: object
+    masker: NgramMasker
+    word_starts: np.ndarray
+
+    @classmethod
+    def create(cls, spm_model: str, config: PretrainingDataConfig) -> "_WorkerState":
+        from albert_tf.tokenizer import AlbertTokenizer
+
+        tokenizer = AlbertTokenizer(spm_model)
+        pieces = [tokenizer.id_to_piece(index) for index in range(tokenizer.vocab_size)]
+        word_starts = word_start_table(pieces)
+        special_ids = sorted({tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id, tokenizer.mask_id, tokenizer.unk_id})
+        masker = NgramMasker(word_starts, tokenizer.mask_id, special_ids, config.masked_lm_prob,
+                             config.max_predictions_per_seq, config.max_ngram)
+        return cls(os.fspath(spm_model), config, tokenizer, masker, word_starts)
+
+    def write_unit(self, unit: _Unit) -> ShardStats:
+        import tensorflow as tf
+
+        config = self.config
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, unit.file_index, unit.block_index]))
+        stats = ShardStats(documents=len(unit.documents), written_shards=1)
+        documents = []
+        for raw in unit.documents:
+            sentences = wiki_page_sentences(raw) if isinstance(raw, RawWikiPage) else raw
+            ids = [np.asarray(self.tokenizer.encode(sentence), dtype=np.int64) for sentence in sentences]
+            ids = [sentence for sentence in ids if sentence.size]
+            stats.sentences += len(ids)
+            if ids:
+                documents.append(ids)
+
+        records = []
+        for _ in range(config.dupe_factor):
+            for document in documents:
+                pairs = sentence_order_pairs(document, config.max_seq_length - 3, config.short_seq_prob,
+                                             self.word_starts, rng)
+                for pair in pairs:
+                    ids, type_ids = pair_input_ids(pair, self.tokenizer.cls_id, self.tokenizer.sep_id)
+                    masked = self.masker(ids, rng)
+                    features = example_features(masked, type_ids, pair.is_swapped, config.max_seq_length,
+                                                config.max_predictions_per_seq)
+                    records.append(serialize_example(features))
+                    stats.swapped += int(pair.is_swapped)
+                    stats.real_tokens += ids.size - 3
+                    stats.predictions += masked.positions.size
+        stats.examples = len(records)
+
+        temporary = unit.output_path + ".incomplete"
+        try:
+            with tf.io.TFRecordWriter(temporary) as writer:
+                for index in rng.permutation(len(records)):
+                    writer.write(records[index])
+            os.replace(temporary, unit.output_path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        return stats
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_or_check_metadata(output_dir: str, files: list[str], state: _WorkerState,
+                             config: PretrainingDataConfig) -> None:
+    tokenizer = state.tokenizer
+    metadata = {
+        "format": "albert_tf pretraining records",
+        "format_version": 1,
+        "sentence_task": "sop",
+        "sentence_order_label": {str(key): value for key, value in SOP_LABEL_MEANING.items()},
+        "config": dataclasses.asdict(config),
+        "inputs": files,
+        "spm_model": os.path.abspath(state.spm_model),
+        "spm_model_sha256": _sha256(state.spm_model),
+        "vocab_size": tokenizer.vocab_size,
+        "special_ids": {"pad": tokenizer.pad_id, "unk": tokenizer.unk_id, "cls": tokenizer.cls_id,
+                        "sep": tokenizer.sep_id, "mask": tokenizer.mask_id},
+    }
+    path = os.path.join(output_dir, METADATA_FILE)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            existing = json.load(handle)
+        # The vocabulary is compared by content (sha256), not by where it lies.
+        differences = sorted(key for key in metadata if key != "spm_model" and existing.get(key) != metadata[key])
+        if differences:
+            raise ValueError(
+                f"{output_dir} holds records made with other settings ({', '.join(differences)} differ); "
+                "resuming would mix them. Use a new --output-dir, or delete this one to start over."
+            )
+        return
+    atomic_write_text(path, json.dumps(metadata, indent=2) + "\n")
+
+
+def read_metadata(output_dir: str) -> dict:
+    """The metadata of a record directory written by `create_pretraining_data`."""
+    path = os.path.join(output_dir, METADATA_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise ValueError(f"No {METADATA_FILE} in {output_dir}: is it a record directory made by `albert create-data`?") from None
