@@ -6,10 +6,10 @@ import argparse
 import sys
 from typing import Sequence
 
-from albert_tf.cli import summary
+from albert_tf.cli import create_data, pretrain, summary, train_spm
 
 # Each module exposes `add_parser(subparsers)` and `run(args) -> int`.
-SUBCOMMANDS = (summary,)
+SUBCOMMANDS = (summary, train_spm, create_data, pretrain)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,76 @@
+"""`albert pretrain`: MLM + SOP pretraining under tf.distribute, resumable."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> None:
+    from albert_tf.training.pretraining import DTYPES
+    from albert_tf.training.strategy import STRATEGY_NAMES
+
+    parser = subparsers.add_parser(
+        "pretrain",
+        help="pretrain ALBERT (MLM + SOP) on records from `albert create-data`",
+        description=(
+            "Pretrains an ALBERT backbone with the masked-LM and sentence-order losses and LAMB, under any "
+            "tf.distribute strategy. Checkpoints every --steps-per-checkpoint steps; rerunning the same "
+            "command after a crash or preemption resumes from the last checkpoint and stops at --train-steps. "
+            "Writes OUTPUT_DIR/backbone.keras, metrics.csv, TensorBoard logs and checkpoints."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--config", required=True, help="preset name (tiny, base, ...) or config JSON path")
+    parser.add_argument("--records", nargs="+", required=True, help="record globs or directories")
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--batch-size", type=int, default=32, help="global batch size")
+    parser.add_argument("--train-steps", type=int, default=1000)
+    parser.add_argument("--steps-per-checkpoint", type=int, default=100,
+                        help="steps between checkpoints (how much a killed run can lose)")
+    parser.add_argument("--keep-checkpoints", type=int, default=3)
+    parser.add_argument("--learning-rate", type=float, default=0.00176, help="peak learning rate")
+    parser.add_argument("--warmup-steps", type=int, default=None, help="default: 2.5%% of --train-steps")
+    parser.add_argument("--optimizer", choices=("lamb", "adamw"), default="lamb")
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--strategy", choices=STRATEGY_NAMES, default="auto",
+                        help="multi_worker reads TF_CONFIG; tpu takes --tpu")
+    parser.add_argument("--tpu", default=None, help="TPU name or address (\"\" on a TPU VM)")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32")
+    parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--gradient-accumulation-steps", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--init-backbone", default=None, help="a .keras backbone to start from")
+    parser.add_argument("--dynamic-masking", action="store_true", help="new masks each time an example is read")
+    parser.add_argument("--cpu-devices", type=int, default=1,
+                        help="split the CPU into N logical devices (to try MirroredStrategy without GPUs)")
+    parser.add_argument("--no-progress", action="store_true", help="one log line per checkpoint interval")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from albert_tf.config import AlbertConfig
+    from albert_tf.presets import PRESETS
+    from albert_tf.training.pretraining import PretrainingSettings, run_pretraining
+    from albert_tf.training.strategy import split_cpu
+
+    split_cpu(args.cpu_devices)
+    name = args.config.removeprefix("albert_")
+    config = AlbertConfig.from_preset(name) if name in PRESETS else AlbertConfig.from_json_file(args.config)
+    settings = PretrainingSettings(
+        config=config, records=tuple(args.records), output_dir=args.output_dir, batch_size=args.batch_size,
+        train_steps=args.train_steps, steps_per_checkpoint=args.steps_per_checkpoint,
+        keep_checkpoints=args.keep_checkpoints, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
+        optimizer=args.optimizer, weight_decay=args.weight_decay, strategy=args.strategy, tpu=args.tpu,
+        dtype=args.dtype, jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
+        gradient_accumulation_steps=args.gradient_accumulation_steps, seed=args.seed,
+        init_backbone=args.init_backbone, dynamic_masking=args.dynamic_masking, progress=not args.no_progress,
+    )
+    result = run_pretraining(settings)
+    resumed = f" (resumed at step {result.resumed_from_step})" if result.resumed_from_step else ""
+    last = {name: values[-1] for name, values in result.history.items() if values}
+    metrics = ", ".join(f"{name} {value:.4f}" for name, value in sorted(last.items()))
+    print(f"finished at step {result.final_step}{resumed}: {metrics}")
+    if result.backbone_path:
+        print(f"backbone written to {result.backbone_path}")
+    return 0

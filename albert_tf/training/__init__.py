@@ -1,0 +1,1 @@
+"""Training infrastructure: distribution strategies, callbacks, the pretraining run."""
