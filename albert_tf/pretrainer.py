@@ -123,7 +123,8 @@ class AlbertPretrainer(keras.Model):
         return mlm_loss + sop_loss
 
     def train_step(self, data):
-        features = data
+        # `fit` on a dataset passes the feature dict; `train_on_batch` wraps it in a tuple.
+        features, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         steps = self.gradient_accumulation_steps
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         # The MLM mean runs over the real predictions of the whole global batch.
@@ -149,7 +150,8 @@ class AlbertPretrainer(keras.Model):
         return self._logs()
 
     def test_step(self, data):
-        self.loss_tracker.update_state(self._forward_and_loss(data, training=False))
+        features, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        self.loss_tracker.update_state(self._forward_and_loss(features, training=False))
         return self._logs()
 
     def _logs(self) -> dict[str, tf.Tensor]:
