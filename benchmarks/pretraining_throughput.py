@@ -1,0 +1,258 @@
+"""ALBERT-base pretraining throughput, side by side with peer implementations.
+
+Every case runs in its own subprocess (one framework loaded, nothing else
+competing for the cores), builds the ALBERT-base pretraining model with random
+weights, feeds the same random batch every step (8 x 128 tokens by default, all
+real, 20 masked positions per sequence, all with weight 1), runs two warm-up
+steps, then times `--repeats` optimizer steps; the table reports the median
+seconds per step, tokens/s (batch x seq_length / seconds) and ratios measured
+in one run. Another job on the same cores can double a case's time (seen on a
+2-core machine): compare only cases from one run on an otherwise idle machine.
+
+One timed call is one full optimizer step:
+- KerasHub: `model.train_on_batch(x, y, sample_weight=...)`, what Keras users
+  call for a single step. Around the compiled `model.train_function` it only
+  resets the metrics and reads the logs back to Python; the read-back is also
+  what makes the timing wait for the step to finish.
+- albert_tf: the same, spelled out: `model.reset_metrics()`, then
+  `model.train_function(iter([features]))` (the compiled step `fit` runs) and
+  the loss read back. `train_on_batch` itself cannot be used: it passes
+  `train_step` an `(x, None, None)` tuple, while `AlbertPretrainer.train_step`
+  expects the feature dict that `fit` passes.
+- Hugging Face: forward with the labels, `loss.backward()`,
+  `optimizer.step()`, `optimizer.zero_grad()`, then `loss.item()`.
+
+What each case trains:
+- albert_tf `AlbertPretrainer` (MLM + sentence-order heads) with
+  `create_optimizer("lamb", ...)`: ALBERT's LAMB with global-norm clipping at
+  1.0, weight decay 0.01, peak learning rate 0.00176 and no warm-up (so the
+  first steps already update).
+  Mixed precision is set as `albert pretrain --dtype` sets it, with
+  `keras.config.set_dtype_policy` before the model is built.
+- KerasHub `AlbertMaskedLM`: masked-LM head only (KerasHub has no
+  sentence-order head), `keras.optimizers.AdamW` (learning rate 1e-4, weight
+  decay 0.01, no clipping).
+- Hugging Face `AlbertForPreTraining` (PyTorch, CPU, all cores): MLM +
+  sentence-order, `torch.optim.AdamW` (learning rate 1e-4, weight decay 0.01,
+  no clipping).
+
+Each case's first and last step losses go to stderr, and a case whose last
+loss is not finite fails. Since the same batch is fed at every step, the loss
+should also fall over the run (it does over the default 2 + 5 steps; over two
+or three steps LAMB's may not yet).
+
+Usage (peers need `pip install -e ".[bench]"`):
+    python benchmarks/pretraining_throughput.py                 # all cases, markdown table
+    python benchmarks/pretraining_throughput.py --cases albert_tf albert_tf_xla --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+VOCAB, EMBEDDING, HIDDEN, LAYERS, HEADS, INTERMEDIATE = 30000, 128, 768, 12, 12, 3072
+WARMUP_STEPS = 2
+
+
+def _random_batch(batch, seq_length, masked):
+    """The one batch every case trains on, as numpy arrays (albert_tf's feature names)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, VOCAB, size=(batch, seq_length)).astype("int32")
+    # Distinct positions per sequence, never the first ([CLS]) token, sorted as the data pipeline writes them.
+    positions = np.stack([np.sort(rng.choice(np.arange(1, seq_length), size=masked, replace=False))
+                          for _ in range(batch)]).astype("int32")
+    return {
+        "input_word_ids": ids,
+        "input_mask": np.ones_like(ids),
+        "input_type_ids": np.concatenate(
+            [np.zeros((batch, seq_length // 2), "int32"), np.ones((batch, seq_length - seq_length // 2), "int32")],
+            axis=1),
+        "masked_lm_positions": positions,
+        "masked_lm_ids": rng.integers(5, VOCAB, size=(batch, masked)).astype("int32"),
+        "masked_lm_weights": np.ones((batch, masked), "float32"),
+        "sentence_order_label": rng.integers(0, 2, size=(batch,)).astype("int32"),
+    }
+
+
+def _time_steps(step, repeats):
+    """Runs the warm-up steps, then `repeats` timed ones; `step()` returns that step's loss."""
+    losses = [step() for _ in range(WARMUP_STEPS)]  # warm-up: tracing / compilation
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        losses.append(step())
+        seconds.append(time.perf_counter() - start)
+    return {"seconds": seconds, "first_loss": float(losses[0]), "last_loss": float(losses[-1])}
+
+
+def case_albert_tf(batch, seq_length, masked, repeats, xla=False, dtype="float32"):
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+    import tensorflow as tf
+
+    from albert_tf import AlbertBackbone, AlbertConfig
+    from albert_tf.optimization import create_optimizer
+    from albert_tf.pretrainer import AlbertPretrainer
+
+    keras.config.set_dtype_policy(dtype)
+    keras.utils.set_random_seed(0)
+    model = AlbertPretrainer(AlbertBackbone(AlbertConfig.from_preset("base")))
+    model.compile(optimizer=create_optimizer("lamb", learning_rate=0.00176, warmup_steps=0, total_steps=10000),
+                  jit_compile=xla)
+    features = {name: tf.constant(value) for name, value in _random_batch(batch, seq_length, masked).items()}
+    # `train_on_batch(features)` hands `train_step` an (x, None, None) tuple, which AlbertPretrainer's
+    # `train_step` does not unpack (it expects the feature dict that `fit` passes), so this does what
+    # `train_on_batch` does around the compiled step, with the dict as `fit` delivers it.
+    model.optimizer.build(model.trainable_variables)
+    model.make_train_function()
+
+    def step():
+        model.reset_metrics()
+        return float(model.train_function(iter([features]))["loss"])
+
+    return _time_steps(step, repeats)
+
+
+def case_keras_hub(batch, seq_length, masked, repeats, xla=False):
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+    import keras_hub
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    backbone = keras_hub.models.AlbertBackbone(
+        vocabulary_size=VOCAB, num_layers=LAYERS, num_heads=HEADS, num_groups=1, num_inner_repetitions=1,
+        embedding_dim=EMBEDDING, hidden_dim=HIDDEN, intermediate_dim=INTERMEDIATE, dropout=0.0,
+    )
+    model = keras_hub.models.AlbertMaskedLM(backbone, preprocessor=None)
+    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.01), jit_compile=xla)
+    data = _random_batch(batch, seq_length, masked)
+    x = {
+        "token_ids": tf.constant(data["input_word_ids"]),
+        "padding_mask": tf.constant(data["input_mask"]),
+        "segment_ids": tf.constant(data["input_type_ids"]),
+        "mask_positions": tf.constant(data["masked_lm_positions"]),
+    }
+    y, weights = tf.constant(data["masked_lm_ids"]), tf.constant(data["masked_lm_weights"])
+    return _time_steps(lambda: model.train_on_batch(x, y, sample_weight=weights, return_dict=True)["loss"], repeats)
+
+
+def case_hugging_face(batch, seq_length, masked, repeats):
+    import torch
+    import transformers
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    torch.manual_seed(0)
+    config = transformers.AlbertConfig(
+        vocab_size=VOCAB, embedding_size=EMBEDDING, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS, intermediate_size=INTERMEDIATE, hidden_act="gelu_new",
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
+    )
+    model = transformers.AlbertForPreTraining(config).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    data = {name: torch.from_numpy(value) for name, value in _random_batch(batch, seq_length, masked).items()}
+    ids = data["input_word_ids"].long()
+    # Full-length MLM labels: -100 (ignored) except at the masked positions.
+    labels = torch.full_like(ids, -100)
+    labels.scatter_(1, data["masked_lm_positions"].long(), data["masked_lm_ids"].long())
+    inputs = {
+        "input_ids": ids, "attention_mask": data["input_mask"].long(), "token_type_ids": data["input_type_ids"].long(),
+        "labels": labels, "sentence_order_label": data["sentence_order_label"].long(),
+    }
+
+    def step():
+        loss = model(**inputs).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss.item()
+
+    return _time_steps(step, repeats)
+
+
+CASES = {
+    "albert_tf": ("albert_tf AlbertPretrainer (MLM+SOP), LAMB, fp32", lambda *a: case_albert_tf(*a)),
+    "albert_tf_xla": ("albert_tf AlbertPretrainer (MLM+SOP), LAMB, fp32 + XLA",
+                      lambda *a: case_albert_tf(*a, xla=True)),
+    "albert_tf_bf16": ("albert_tf AlbertPretrainer (MLM+SOP), LAMB, mixed_bfloat16",
+                       lambda *a: case_albert_tf(*a, dtype="mixed_bfloat16")),
+    "albert_tf_bf16_xla": ("albert_tf AlbertPretrainer (MLM+SOP), LAMB, mixed_bfloat16 + XLA",
+                           lambda *a: case_albert_tf(*a, xla=True, dtype="mixed_bfloat16")),
+    "keras_hub": ("KerasHub AlbertMaskedLM (MLM only, no SOP head), AdamW, fp32", lambda *a: case_keras_hub(*a)),
+    "keras_hub_xla": ("KerasHub AlbertMaskedLM (MLM only, no SOP head), AdamW, fp32 + XLA",
+                      lambda *a: case_keras_hub(*a, xla=True)),
+    "hugging_face": ("Hugging Face AlbertForPreTraining (MLM+SOP), AdamW, fp32 (PyTorch, CPU)", case_hugging_face),
+}
+PEERS = ("keras_hub", "keras_hub_xla", "hugging_face")
+
+
+def run_case_in_subprocess(name, args):
+    command = [sys.executable, __file__, "--run-case", name, "--batch", str(args.batch),
+               "--seq-length", str(args.seq_length), "--masked", str(args.masked), "--repeats", str(args.repeats)]
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(command, capture_output=True, text=True, env=environment)
+    if result.returncode != 0:
+        last_line = (result.stderr.strip().splitlines() or ["failed"])[-1]
+        return None, last_line
+    return json.loads(result.stdout.strip().splitlines()[-1]), None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seq-length", type=int, default=128)
+    parser.add_argument("--masked", type=int, default=20, help="masked positions per sequence")
+    parser.add_argument("--repeats", type=int, default=5, help="timed steps per case (median reported)")
+    parser.add_argument("--run-case", choices=sorted(CASES), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.run_case:
+        result = CASES[args.run_case][1](args.batch, args.seq_length, args.masked, args.repeats)
+        print(f"{args.run_case}: loss {result['first_loss']:.4f} (first step) -> {result['last_loss']:.4f} "
+              f"(last step)", file=sys.stderr)
+        if not math.isfinite(result["last_loss"]):
+            raise SystemExit(f"{args.run_case}: the last step's loss is {result['last_loss']}")
+        print(json.dumps(result))
+        return
+
+    medians = {}
+    for name in args.cases:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        result, error = run_case_in_subprocess(name, args)
+        medians[name] = statistics.median(result["seconds"]) if result else None
+        if error:
+            print(f"  {name}: skipped ({error})", file=sys.stderr)
+        else:
+            print(f"  {name}: loss {result['first_loss']:.4f} (first step) -> {result['last_loss']:.4f} (last step)",
+                  file=sys.stderr, flush=True)
+
+    tokens = args.batch * args.seq_length
+    fastest_peer = min((medians[n] for n in PEERS if medians.get(n)), default=None)
+    print(f"\nALBERT-base pretraining, one optimizer step on batch {args.batch} x {args.seq_length} "
+          f"({args.masked} masked positions per sequence), median of {args.repeats} after {WARMUP_STEPS} warm-up; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores\n")
+    print("| implementation | seconds/step | tokens/s | speed vs fastest peer |")
+    print("|---|---|---|---|")
+    for name in args.cases:
+        median = medians[name]
+        if median is None:
+            print(f"| {CASES[name][0]} | not run | | |")
+            continue
+        # Speed ratio: above 1.00x is faster than the fastest peer.
+        peer_ratio = f"{fastest_peer / median:.2f}x" if fastest_peer else ""
+        print(f"| {CASES[name][0]} | {median:.3f} | {tokens / median:,.0f} | {peer_ratio} |")
+
+
+if __name__ == "__main__":
+    main()
