@@ -1,0 +1,64 @@
+"""Training curves as a PNG, from the `metrics.csv` that training writes."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+from albert_tf.io_utils import atomic_write_bytes
+
+
+def plot_training_curves(metrics_csv: str, output_png: str, steps_per_row: int,
+                         title: str = "ALBERT pretraining") -> str:
+    """Plots loss (left) and MLM / SOP accuracy (right) against the step.
+
+    Args:
+        metrics_csv: a Keras `CSVLogger` file (one row per checkpoint interval).
+        output_png: where the figure goes (written atomically).
+        steps_per_row: optimizer steps per row (`--steps-per-checkpoint`).
+        title: the figure title.
+
+    Returns:
+        `output_png`.
+    """
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
+
+    try:
+        with open(metrics_csv, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except FileNotFoundError:
+        raise ValueError(f"No metrics file at {metrics_csv}; is it a training output folder?") from None
+    if not rows:
+        raise ValueError(f"{metrics_csv} has no rows yet: nothing to plot.")
+    steps = [(int(row["epoch"]) + 1) * steps_per_row for row in rows]
+
+    def column(name):
+        return [float(row[name]) for row in rows]
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.plot(steps, column("mlm_loss"), label="MLM loss")
+    left.plot(steps, column("sop_loss"), label="SOP loss")
+    left.set_xlabel("step")
+    left.set_ylabel("cross-entropy")
+    left.legend()
+    left.grid(alpha=0.3)
+    right.plot(steps, column("mlm_accuracy"), label="MLM accuracy")
+    right.plot(steps, column("sop_accuracy"), label="SOP accuracy")
+    right.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="SOP chance")
+    right.set_xlabel("step")
+    right.set_ylabel("accuracy")
+    right.set_ylim(0, 1)
+    right.legend()
+    right.grid(alpha=0.3)
+    figure.suptitle(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    atomic_write_bytes(output_png, buffer.getvalue())
+    return os.fspath(output_png)
