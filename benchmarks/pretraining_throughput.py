@@ -54,9 +54,10 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
+
+from subprocess_cases import run_case_in_subprocess
 
 VOCAB, EMBEDDING, HIDDEN, LAYERS, HEADS, INTERMEDIATE = 30000, 128, 768, 12, 12, 3072
 WARMUP_STEPS = 2
@@ -196,17 +197,6 @@ CASES = {
 PEERS = ("keras_hub", "keras_hub_xla", "hugging_face")
 
 
-def run_case_in_subprocess(name, args):
-    command = [sys.executable, __file__, "--run-case", name, "--batch", str(args.batch),
-               "--seq-length", str(args.seq_length), "--masked", str(args.masked), "--repeats", str(args.repeats)]
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(command, capture_output=True, text=True, env=environment)
-    if result.returncode != 0:
-        last_line = (result.stderr.strip().splitlines() or ["failed"])[-1]
-        return None, last_line
-    return json.loads(result.stdout.strip().splitlines()[-1]), None
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
@@ -229,7 +219,8 @@ def main():
     medians = {}
     for name in args.cases:
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        result, error = run_case_in_subprocess(name, args)
+        result, error = run_case_in_subprocess(__file__, name, dict(
+            batch=args.batch, seq_length=args.seq_length, masked=args.masked, repeats=args.repeats))
         medians[name] = statistics.median(result["seconds"]) if result else None
         if error:
             print(f"  {name}: skipped ({error})", file=sys.stderr)
