@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 
 def add_parser(subparsers) -> None:
@@ -62,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.num_workers, num_shards=args.num_shards, shard_index=args.shard_index,
         skip_invalid_utf8=args.skip_invalid_utf8, progress=not args.no_progress,
     )
-    summary = dataclasses.asdict(stats)
     swapped = stats.swapped / stats.examples if stats.examples else 0.0
     masked = stats.predictions / stats.real_tokens if stats.real_tokens else 0.0
     print(
@@ -70,6 +68,6 @@ def run(args: argparse.Namespace) -> int:
         f"({stats.written_shards} new shards, {stats.resumed_shards} already present) to {args.output_dir}; "
         f"swapped {swapped:.1%}, predicted {masked:.1%} of tokens"
     )
-    if summary["skipped_lines"]:
+    if stats.skipped_lines:
         print(f"skipped {stats.skipped_lines:,} lines that were not UTF-8")
     return 0
