@@ -44,3 +44,22 @@ def test_missing_subcommand_exits_with_usage():
     with pytest.raises(SystemExit) as exit_info:
         main([])
     assert exit_info.value.code == 2
+
+
+def test_create_data_command(capsys, tmp_path):
+    from conftest import SHARED_DATA
+
+    spm_model = SHARED_DATA / "albert" / "spiece.model"
+    if not spm_model.exists():
+        pytest.skip("needs ../shared/data (real ALBERT vocabulary)")
+    sample = SHARED_DATA / "corpus" / "hf_sample_text.txt"
+    arguments = ["create-data", "--input", str(sample), "--spm-model", str(spm_model),
+                 "--output-dir", str(tmp_path / "records"), "--max-seq-length", "64", "--no-progress"]
+    assert main(arguments) == 0
+    assert "from 3 documents (1 new shards, 0 already present)" in capsys.readouterr().out
+    assert main(arguments) == 0
+    assert "(0 new shards, 1 already present)" in capsys.readouterr().out, "a rerun resumes"
+    missing = ["create-data", "--input", str(sample), "--spm-model", str(tmp_path / "none.model"),
+               "--output-dir", str(tmp_path / "other")]
+    assert main(missing) == 2
+    assert "none.model" in capsys.readouterr().err
