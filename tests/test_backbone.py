@@ -106,8 +106,14 @@ def test_sequence_lengths(tiny_config, seq_length):
 
 def test_longer_than_position_table_fails(tiny_config):
     backbone = AlbertBackbone(tiny_config)
-    with pytest.raises((tf.errors.InvalidArgumentError, ValueError)):
+    with pytest.raises(ValueError, match="65 tokens is longer than max_position_embeddings=64"):
         backbone(make_inputs(1, tiny_config.max_position_embeddings + 1, tiny_config.vocab_size))
+    # With the length unknown when tracing, the position-table slice still fails loudly.
+    traced = tf.function(lambda x: backbone(x)["pooled_output"],
+                         input_signature=[{name: tf.TensorSpec([None, None], tf.int32) for name in
+                                           ("input_word_ids", "input_mask", "input_type_ids")}])
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        traced(make_inputs(1, tiny_config.max_position_embeddings + 1, tiny_config.vocab_size))
 
 
 def test_keras_file_round_trip(tmp_path, tiny_config):

@@ -73,6 +73,13 @@ class AlbertEmbeddings(keras.layers.Layer):
 
     def call(self, word_ids, type_ids, training=None):
         # Legend: B batch, T sequence length, E embedding width.
+        static_length = word_ids.shape[1]
+        if static_length is not None and static_length > self.max_position_embeddings:
+            raise ValueError(
+                f"Input of {static_length} tokens is longer than max_position_embeddings="
+                f"{self.max_position_embeddings}. Truncate the input (e.g. max_seq_length <= "
+                f"{self.max_position_embeddings} in the tokenizer) or use a config with more positions."
+            )
         seq_length = ops.shape(word_ids)[1]
         # A slice of the table, not a gather: a sequence longer than the table
         # then fails on every device instead of reading zeros on some.
