@@ -15,7 +15,7 @@ SUBCOMMANDS = (summary, train_spm, create_data, pretrain)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="albert",
-        description="ALBERT (A Lite BERT) in TensorFlow / Keras 3: build, pretrain, fine-tune, convert, export.",
+        description="ALBERT (A Lite BERT) in TensorFlow / Keras 3. `albert COMMAND --help` describes each command.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
