@@ -255,12 +255,9 @@ def test_wikipedia_dump_bz2(tmp_path):
 
 
 def test_dynamic_masking_redraws_masks_over_the_same_text(records_dir, tokenizer):
-    from albert_tf.data.masking import NgramMasker, word_start_table
+    from albert_tf.data.masking import NgramMasker
 
-    pieces = [tokenizer.id_to_piece(i) for i in range(tokenizer.vocab_size)]
-    masker = NgramMasker(word_start_table(pieces), tokenizer.mask_id,
-                         [tokenizer.pad_id, tokenizer.unk_id, tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id],
-                         max_predictions_per_seq=10)
+    masker = NgramMasker.for_tokenizer(tokenizer, max_predictions_per_seq=10)
     files = [str(p) for p in sorted(records_dir.glob("part-*.tfrecord"))]
     static = next(iter(pretraining_dataset(files, 64, is_training=False)))
     dynamic = next(iter(pretraining_dataset(files, 64, is_training=False, dynamic_masker=masker, seed=3)))

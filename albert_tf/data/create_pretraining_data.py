@@ -30,7 +30,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from albert_tf.data.documents import RawDocument, RawWikiPage, ReadStats, read_raw_documents, wiki_page_sentences
-from albert_tf.data.masking import NgramMasker, word_start_table
+from albert_tf.data.masking import NgramMasker
 from albert_tf.data.records import example_features, pair_input_ids, serialize_example
 from albert_tf.data.sentence_order import SOP_LABEL_MEANING, sentence_order_pairs
 from albert_tf.io_utils import atomic_write_text
@@ -258,19 +258,15 @@ class _WorkerState:
     config: PretrainingDataConfig
     tokenizer: object
     masker: NgramMasker
-    word_starts: np.ndarray
 
     @classmethod
     def create(cls, spm_model: str, config: PretrainingDataConfig) -> "_WorkerState":
         from albert_tf.tokenizer import AlbertTokenizer
 
         tokenizer = AlbertTokenizer(spm_model)
-        pieces = [tokenizer.id_to_piece(index) for index in range(tokenizer.vocab_size)]
-        word_starts = word_start_table(pieces)
-        special_ids = sorted({tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id, tokenizer.mask_id, tokenizer.unk_id})
-        masker = NgramMasker(word_starts, tokenizer.mask_id, special_ids, config.masked_lm_prob,
-                             config.max_predictions_per_seq, config.max_ngram)
-        return cls(os.fspath(spm_model), config, tokenizer, masker, word_starts)
+        masker = NgramMasker.for_tokenizer(tokenizer, config.masked_lm_prob, config.max_predictions_per_seq,
+                                           config.max_ngram)
+        return cls(os.fspath(spm_model), config, tokenizer, masker)
 
     def write_unit(self, unit: _Unit) -> ShardStats:
         import tensorflow as tf
@@ -291,7 +287,7 @@ class _WorkerState:
         for _ in range(config.dupe_factor):
             for document in documents:
                 pairs = sentence_order_pairs(document, config.max_seq_length - 3, config.short_seq_prob,
-                                             self.word_starts, rng)
+                                             self.masker.word_starts, rng)
                 for pair in pairs:
                     ids, type_ids = pair_input_ids(pair, self.tokenizer.cls_id, self.tokenizer.sep_id)
                     masked = self.masker(ids, rng)

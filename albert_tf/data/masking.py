@@ -81,6 +81,17 @@ class NgramMasker:
         # Cumulative p(n) for every cap on n (fewer words left than max_ngram).
         self._cumulative = [np.cumsum(weights[:cap]) / weights[:cap].sum() for cap in range(1, max_ngram + 1)]
 
+    @classmethod
+    def for_tokenizer(cls, tokenizer, masked_lm_prob: float = 0.15, max_predictions_per_seq: int = 20,
+                      max_ngram: int = 3) -> "NgramMasker":
+        """The masker for an `AlbertTokenizer`'s vocabulary: word starts from its
+        pieces, its special tokens never predicted."""
+        pieces = [tokenizer.id_to_piece(index) for index in range(tokenizer.vocab_size)]
+        special_ids = sorted({tokenizer.pad_id, tokenizer.unk_id, tokenizer.cls_id, tokenizer.sep_id,
+                              tokenizer.mask_id})
+        return cls(word_start_table(pieces), tokenizer.mask_id, special_ids, masked_lm_prob,
+                   max_predictions_per_seq, max_ngram)
+
     def num_to_predict(self, num_real_tokens: int) -> int:
         return min(self.max_predictions_per_seq, max(1, int(round(num_real_tokens * self.masked_lm_prob))))
 

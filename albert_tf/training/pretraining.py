@@ -152,7 +152,7 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
             f"The per-replica batch ({settings.batch_size // replicas}) is not divisible by "
             f"--gradient-accumulation-steps {settings.gradient_accumulation_steps}."
         )
-    check_records(settings)
+    metadata = check_records(settings)
     chief = is_chief(strategy)
     output_dir = settings.output_dir
     # Only the chief writes the shared outputs; other workers write to their own folder.
@@ -169,7 +169,7 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
         # A resumed run reshuffles with a new seed instead of replaying the
         # batches already seen (replaying costs a full read of them).
         seed=settings.seed + resumed_from,
-        dynamic_masker=_dynamic_masker(settings) if settings.dynamic_masking else None,
+        dynamic_masker=_dynamic_masker(metadata) if settings.dynamic_masking else None,
     )
 
     with strategy.scope():
@@ -238,19 +238,14 @@ def _save_atomically(model: keras.Model, path: str) -> None:
         shutil.move(temporary, path)
 
 
-def _dynamic_masker(settings: PretrainingSettings):
+def _dynamic_masker(metadata: dict):
     """The n-gram masker the records were made with, for dynamic masking."""
-    from albert_tf.data.masking import NgramMasker, word_start_table
+    from albert_tf.data.masking import NgramMasker
     from albert_tf.tokenizer import AlbertTokenizer
 
-    files = record_files(list(settings.records))
-    metadata = read_metadata(os.path.dirname(files[0]))
     spm_model = metadata.get("spm_model")
     if not spm_model or not os.path.exists(spm_model):
         raise ValueError("Dynamic masking needs the SentencePiece model named in the records' metadata.json.")
-    tokenizer = AlbertTokenizer(spm_model)
-    pieces = [tokenizer.id_to_piece(index) for index in range(tokenizer.vocab_size)]
-    special = [tokenizer.pad_id, tokenizer.unk_id, tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id]
     config = metadata["config"]
-    return NgramMasker(word_start_table(pieces), tokenizer.mask_id, special, config["masked_lm_prob"],
-                       config["max_predictions_per_seq"], config["max_ngram"])
+    return NgramMasker.for_tokenizer(AlbertTokenizer(spm_model), config["masked_lm_prob"],
+                                     config["max_predictions_per_seq"], config["max_ngram"])
