@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from albert_tf.config import AlbertConfig
-from albert_tf.layers import AlbertEmbeddings, AlbertTransformerLayer
+from albert_tf.layers import AlbertEmbeddings, AlbertFeedForward, AlbertSelfAttention, AlbertTransformerLayer
 
 INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 
@@ -27,9 +27,19 @@ class AlbertBackbone(keras.Model):
     Outputs a dict with `sequence_output` [batch, seq, H] and `pooled_output`
     [batch, H] (tanh dense on the first token).
 
-    Transformer layers are built once per (group, inner layer) and the same
-    objects are called at every depth: the parameter count does not depend on
+    With `config.sharing == "all"` (ALBERT) transformer layers are built once
+    per (group, inner layer), named `group_{g}_layer_{i}`, and the same objects
+    are called at every depth: the parameter count does not depend on
     `num_hidden_layers`. Layer `l` uses group `int(l * G / L)`.
+
+    The other modes (the paper's ablations) build one transformer layer per
+    application, `layer_{k}` with `k = l * inner_group_num + i`. Under
+    `attention` / `ffn` they all receive the one attention / feed-forward block
+    (with its LayerNorm) of their (group, inner position), built here as
+    `group_{g}_layer_{i}_attention[_layer_norm]` or
+    `group_{g}_layer_{i}_feed_forward[_layer_norm]`; under `none` nothing is
+    shared. When `embedding_size == hidden_size` there is no E -> H
+    projection (`embedding_projection` is None), as in the original code.
 
     Args:
         config: the network's hyper-parameters.
@@ -66,27 +76,12 @@ class AlbertBackbone(keras.Model):
             dtype=dtype_policy,
             name="embeddings",
         )
-        embedding_projection = keras.layers.Dense(
-            config.hidden_size, kernel_initializer=initializer, dtype=dtype_policy, name="embedding_projection"
-        )
-        groups = [
-            [
-                AlbertTransformerLayer(
-                    hidden_size=config.hidden_size,
-                    num_attention_heads=config.num_attention_heads,
-                    intermediate_size=config.intermediate_size,
-                    hidden_act=config.hidden_act,
-                    hidden_dropout_prob=config.hidden_dropout_prob,
-                    attention_probs_dropout_prob=config.attention_probs_dropout_prob,
-                    initializer_range=config.initializer_range,
-                    layer_norm_eps=config.layer_norm_eps,
-                    dtype=dtype_policy,
-                    name=f"group_{group}_layer_{inner}",
-                )
-                for inner in range(config.inner_group_num)
-            ]
-            for group in range(config.num_hidden_groups)
-        ]
+        embedding_projection = None
+        if config.has_embedding_projection:
+            embedding_projection = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=initializer, dtype=dtype_policy, name="embedding_projection"
+            )
+        groups, layers_by_depth, shared_sublayers = _transformer_stack(config, dtype_policy)
         pooler = keras.layers.Dense(
             config.hidden_size, activation="tanh", kernel_initializer=initializer,
             dtype=dtype_policy, name="pooler",
@@ -98,10 +93,12 @@ class AlbertBackbone(keras.Model):
         mask = keras.Input(shape=(None,), dtype="int32", name="input_mask")
         type_ids = keras.Input(shape=(None,), dtype="int32", name="input_type_ids")
 
-        hidden = embedding_projection(embeddings(word_ids, type_ids))  # [B, T, H]
+        hidden = embeddings(word_ids, type_ids)  # [B, T, E]
+        if embedding_projection is not None:
+            hidden = embedding_projection(hidden)  # [B, T, H]
         attention_bias = _attention_bias_from_mask(mask)  # [B, 1, 1, T]
-        for layer_index in range(config.num_hidden_layers):
-            for transformer_layer in groups[config.group_of_layer(layer_index)]:
+        for depth_layers in layers_by_depth:
+            for transformer_layer in depth_layers:
                 hidden = transformer_layer(hidden, attention_bias)
         outputs = {"sequence_output": hidden, "pooled_output": pooler(hidden[:, 0, :])}
 
@@ -119,6 +116,8 @@ class AlbertBackbone(keras.Model):
         self.embeddings = embeddings
         self.embedding_projection = embedding_projection
         self.transformer_groups = groups
+        self.layers_by_depth = layers_by_depth
+        self.shared_sublayers = shared_sublayers
         self.pooler = pooler
 
     @property
@@ -128,7 +127,8 @@ class AlbertBackbone(keras.Model):
 
     @property
     def transformer_layers(self) -> list[AlbertTransformerLayer]:
-        """The distinct transformer layer objects, group by group."""
+        """The distinct transformer layer objects, group by group (in
+        application order for sharing modes other than `all`)."""
         return [layer for group in self.transformer_groups for layer in group]
 
     def get_config(self) -> dict[str, Any]:
@@ -146,6 +146,89 @@ class AlbertBackbone(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(albert_config, **config)
+
+
+def _transformer_stack(config: AlbertConfig, dtype_policy) -> tuple[
+        list[list[AlbertTransformerLayer]], list[list[AlbertTransformerLayer]], list[keras.layers.Layer]]:
+    """The transformer layers for `config.sharing`.
+
+    Returns:
+        groups: for each group, its distinct transformer layers: the
+            `inner_group_num` shared ones under `all`, else the per-depth
+            layers of the group's span of depths, in application order.
+        layers_by_depth: for each depth `l`, the layers applied there in order.
+        shared_sublayers: the shared attention / feed-forward blocks and their
+            LayerNorms (empty under `all` and `none`).
+    """
+    hidden_size = config.hidden_size
+
+    def transformer_layer(name: str, **blocks) -> AlbertTransformerLayer:
+        return AlbertTransformerLayer(
+            hidden_size=hidden_size,
+            num_attention_heads=config.num_attention_heads,
+            intermediate_size=config.intermediate_size,
+            hidden_act=config.hidden_act,
+            hidden_dropout_prob=config.hidden_dropout_prob,
+            attention_probs_dropout_prob=config.attention_probs_dropout_prob,
+            initializer_range=config.initializer_range,
+            layer_norm_eps=config.layer_norm_eps,
+            dtype=dtype_policy,
+            name=name,
+            **blocks,
+        )
+
+    inner_range = range(config.inner_group_num)
+    if config.sharing == "all":
+        groups = [[transformer_layer(f"group_{group}_layer_{inner}") for inner in inner_range]
+                  for group in range(config.num_hidden_groups)]
+        layers_by_depth = [groups[config.group_of_layer(depth)] for depth in range(config.num_hidden_layers)]
+        return groups, layers_by_depth, []
+
+    def layer_norm(name: str) -> keras.layers.LayerNormalization:
+        return keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, dtype=dtype_policy, name=name)
+
+    # One shared block per (group, inner position), built here (outside any
+    # layer's name scope) so its variables are named after it, not after the
+    # first layer that happens to call it.
+    shared_blocks: dict[tuple[int, int], dict[str, keras.layers.Layer]] = {}
+    for group in range(config.num_hidden_groups):
+        for inner in inner_range:
+            prefix = f"group_{group}_layer_{inner}"
+            if config.sharing == "attention":
+                blocks = {
+                    "attention": AlbertSelfAttention(
+                        hidden_size, config.num_attention_heads, initializer_range=config.initializer_range,
+                        dropout=config.attention_probs_dropout_prob, dtype=dtype_policy, name=f"{prefix}_attention",
+                    ),
+                    "attention_layer_norm": layer_norm(f"{prefix}_attention_layer_norm"),
+                }
+            elif config.sharing == "ffn":
+                blocks = {
+                    "feed_forward": AlbertFeedForward(
+                        hidden_size, config.intermediate_size, activation=config.hidden_act,
+                        initializer_range=config.initializer_range, dtype=dtype_policy,
+                        name=f"{prefix}_feed_forward",
+                    ),
+                    "feed_forward_layer_norm": layer_norm(f"{prefix}_feed_forward_layer_norm"),
+                }
+            else:  # none
+                blocks = {}
+            for sublayer in blocks.values():
+                sublayer.build((None, None, hidden_size))
+            shared_blocks[group, inner] = blocks
+
+    groups = [[] for _ in range(config.num_hidden_groups)]
+    layers_by_depth = []
+    for depth in range(config.num_hidden_layers):
+        group = config.group_of_layer(depth)
+        depth_layers = [
+            transformer_layer(f"layer_{depth * config.inner_group_num + inner}", **shared_blocks[group, inner])
+            for inner in inner_range
+        ]
+        groups[group].extend(depth_layers)
+        layers_by_depth.append(depth_layers)
+    shared_sublayers = [sublayer for blocks in shared_blocks.values() for sublayer in blocks.values()]
+    return groups, layers_by_depth, shared_sublayers
 
 
 def _attention_bias_from_mask(mask):

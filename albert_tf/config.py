@@ -26,6 +26,9 @@ _FIELD_TYPES = {"int": int, "float": float, "str": str}
 
 ConfigSource = Literal["auto", "albert_tf", "google_research", "huggingface"]
 
+# What the layers of one group's span of depths share (paper Table 4).
+SHARING_MODES = ("all", "attention", "ffn", "none")
+
 # Keys that the original google-research config files (and old Hugging Face
 # ones, which copied them) carry. They select
 # experimental network variants that were never released; only their
@@ -71,6 +74,18 @@ class AlbertConfig:
     that are applied in order. The released models use one group of one layer,
     so a single layer object is reused across the whole depth.
 
+    `sharing` says what is shared within each group's span of depths (the
+    ablations of the paper's Table 4): `all` (the whole layer: ALBERT),
+    `attention` (the self-attention block and its LayerNorm; each depth owns
+    its feed-forward block), `ffn` (the feed-forward block and its LayerNorm;
+    each depth owns its attention block) or `none` (every depth owns its
+    layers, as BERT; `num_hidden_groups` then changes nothing). With
+    `inner_group_num` > 1 the sharing applies per inner position.
+
+    When `embedding_size == hidden_size` there is no E -> H projection, as in
+    the original code (and BERT): Hugging Face ALBERT always has one, so such
+    a config has no Hugging Face form.
+
     Args:
         vocab_size: SentencePiece vocabulary size V.
         embedding_size: width E of the factorized token embeddings.
@@ -80,6 +95,7 @@ class AlbertConfig:
         intermediate_size: feed-forward inner width.
         num_hidden_groups: number G of distinct groups of layer weights.
         inner_group_num: transformer layers inside each group.
+        sharing: `all`, `attention`, `ffn` or `none` (see above).
         hidden_act: `gelu_tanh` (ALBERT's), `gelu_exact`, `relu`, `silu`, `tanh`.
         hidden_dropout_prob: dropout on embeddings and layer outputs.
         attention_probs_dropout_prob: dropout on attention probabilities.
@@ -102,6 +118,7 @@ class AlbertConfig:
     intermediate_size: int = 3072
     num_hidden_groups: int = 1
     inner_group_num: int = 1
+    sharing: str = "all"
     hidden_act: str = "gelu_tanh"
     hidden_dropout_prob: float = 0.0
     attention_probs_dropout_prob: float = 0.0
@@ -159,6 +176,11 @@ class AlbertConfig:
                 f"Received: num_hidden_layers={self.num_hidden_layers}, "
                 f"num_hidden_groups={self.num_hidden_groups}"
             )
+        if self.sharing not in SHARING_MODES:
+            raise ValueError(
+                f"AlbertConfig field `sharing` must be one of {list(SHARING_MODES)}. "
+                f"Received: sharing={self.sharing!r}"
+            )
         if self.hidden_act not in ACTIVATIONS:
             hint = ""
             if self.hidden_act in ("gelu", "gelu_new"):
@@ -181,6 +203,11 @@ class AlbertConfig:
     def group_of_layer(self, layer_index: int) -> int:
         """The group whose weights layer `layer_index` (0-based) uses."""
         return int(layer_index * self.num_hidden_groups / self.num_hidden_layers)
+
+    @property
+    def has_embedding_projection(self) -> bool:
+        """Whether the backbone maps E -> H (not when they are equal)."""
+        return self.embedding_size != self.hidden_size
 
     # ---------------------------------------------------------------- dict/json
     def to_dict(self) -> dict[str, Any]:
@@ -229,6 +256,7 @@ class AlbertConfig:
     @classmethod
     def _from_google_research(cls, values: dict[str, Any]) -> "AlbertConfig":
         values = _without_unreleased_structure_keys(values, "google-research")
+        _check_all_shared(values, "google-research")
         values["hidden_act"] = _map_activation(values.get("hidden_act", "gelu"), _GOOGLE_RESEARCH_ACTIVATIONS, "google-research")
         values.setdefault("layer_norm_eps", 1e-12)
         return cls._from_fields(values, dialect="google-research")
@@ -248,12 +276,37 @@ class AlbertConfig:
             )
         fields = {key: value for key, value in values.items() if key not in _HF_IGNORED_KEYS}
         fields = _without_unreleased_structure_keys(fields, "Hugging Face")
+        _check_all_shared(fields, "Hugging Face")
         fields["hidden_act"] = _map_activation(fields.get("hidden_act", "gelu_new"), _HF_ACTIVATIONS, "Hugging Face")
-        return cls._from_fields(fields, dialect="Hugging Face")
+        config = cls._from_fields(fields, dialect="Hugging Face")
+        if not config.has_embedding_projection:
+            raise ValueError(
+                f"Hugging Face config has embedding_size == hidden_size ({config.hidden_size}): Hugging Face "
+                "ALBERT then still has an E -> H projection, which albert_tf (like the original code) omits "
+                "when E == H, so its weights would have no place here."
+            )
+        return config
 
     def to_huggingface_dict(self) -> dict[str, Any]:
-        """The config as a Hugging Face `AlbertConfig` JSON object."""
+        """The config as a Hugging Face `AlbertConfig` JSON object.
+
+        Raises:
+            ValueError: for what Hugging Face ALBERT cannot represent: sharing
+                other than `all`, or `embedding_size == hidden_size` (its
+                model always has the E -> H projection).
+        """
+        if self.sharing != "all":
+            raise ValueError(
+                f"Hugging Face ALBERT shares whole layers only; a config with sharing={self.sharing!r} "
+                "has no Hugging Face form. Save it with `to_json_file` (albert_tf dialect) instead."
+            )
+        if not self.has_embedding_projection:
+            raise ValueError(
+                f"embedding_size == hidden_size ({self.hidden_size}): this model has no E -> H projection, "
+                "which Hugging Face ALBERT always has, so it has no Hugging Face form."
+            )
         values = self.to_dict()
+        del values["sharing"]  # not a Hugging Face key; its ALBERT shares whole layers
         values["hidden_act"] = {"gelu_tanh": "gelu_new", "gelu_exact": "gelu"}.get(self.hidden_act, self.hidden_act)
         values.update(model_type="albert", architectures=["AlbertForPreTraining"],
                       pad_token_id=0, bos_token_id=2, eos_token_id=3,
@@ -309,6 +362,16 @@ def _without_unreleased_structure_keys(values: dict[str, Any], dialect: str) -> 
                 f"architecture ({key}={supported!r}) is supported."
             )
     return values
+
+
+def _check_all_shared(values: dict[str, Any], dialect: str) -> None:
+    """Other dialects share whole layers; a `sharing` key there must say so."""
+    received = values.get("sharing", "all")
+    if received != "all":
+        raise ValueError(
+            f"{dialect} configs describe whole-layer sharing only. Received: sharing={received!r}; "
+            "write partial sharing in an albert_tf config."
+        )
 
 
 def _map_activation(name: Any, table: dict[str, str], dialect: str) -> str:

@@ -33,20 +33,34 @@ class AlbertPretrainer(keras.Model):
     `fit` takes the batches of `albert_tf.data.pipeline.pretraining_dataset`
     (feature dicts that also hold the targets, so no separate `y`). The loss
     is the masked-LM cross-entropy averaged over real predictions (weights
-    `masked_lm_weights`) plus the sentence-order cross-entropy. Metrics:
-    `mlm_loss`, `sop_loss`, `mlm_accuracy`, `sop_accuracy`, `mlm_perplexity`.
+    `masked_lm_weights`) plus `sentence_loss_weight` times the sentence-task
+    cross-entropy. Metrics: `mlm_loss`, `sop_loss`, `mlm_accuracy`,
+    `sop_accuracy`, `mlm_perplexity`.
+
+    The sentence head learns whatever the records' `sentence_order_label`
+    means: sentence order (SOP, ALBERT's) or next sentence (NSP, BERT's; see
+    the records' `metadata.json`). The head and its `sop_*` names are the same
+    for both, so checkpoints and metric logs keep one layout.
 
     Args:
         backbone: the encoder; its word embeddings double as the MLM decoder.
         gradient_accumulation_steps: split each batch into this many
             micro-batches and apply their mean gradient once, for global
             batches larger than memory allows (works under tf.distribute).
+        sentence_loss_weight: weight of the sentence-task loss; 0 trains
+            the MLM alone (the paper's "None" row of Table 5), the head's
+            metrics are still reported.
     """
 
-    def __init__(self, backbone: AlbertBackbone, gradient_accumulation_steps: int = 1, **kwargs):
+    def __init__(self, backbone: AlbertBackbone, gradient_accumulation_steps: int = 1,
+                 sentence_loss_weight: float = 1.0, **kwargs):
         if gradient_accumulation_steps < 1:
             raise ValueError(
                 f"`gradient_accumulation_steps` must be >= 1. Received: {gradient_accumulation_steps}"
+            )
+        if not sentence_loss_weight >= 0.0:
+            raise ValueError(
+                f"`sentence_loss_weight` must be >= 0. Received: sentence_loss_weight={sentence_loss_weight}"
             )
         config = backbone.config
         policy = backbone.dtype_policy
@@ -76,6 +90,7 @@ class AlbertPretrainer(keras.Model):
         self.masked_lm_head = masked_lm_head
         self.sop_head = sop_head
         self.gradient_accumulation_steps = gradient_accumulation_steps
+        self.sentence_loss_weight = float(sentence_loss_weight)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
         self.sop_loss_tracker = keras.metrics.Mean(name="sop_loss")
@@ -120,7 +135,7 @@ class AlbertPretrainer(keras.Model):
         self.mlm_accuracy.update_state(mlm_correct, sample_weight=weights)
         self.sop_loss_tracker.update_state(sop_token_loss)
         self.sop_accuracy.update_state(sop_correct)
-        return mlm_loss + sop_loss
+        return mlm_loss + self.sentence_loss_weight * sop_loss
 
     def train_step(self, data):
         # `fit` on a dataset passes the feature dict; `train_on_batch` wraps it in a tuple.
@@ -177,6 +192,7 @@ class AlbertPretrainer(keras.Model):
         return {
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            "sentence_loss_weight": self.sentence_loss_weight,
             "name": self.name,
             "trainable": self.trainable,
         }

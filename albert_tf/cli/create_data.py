@@ -1,4 +1,4 @@
-"""`albert create-data`: documents -> sharded SOP / n-gram-masked TFRecords."""
+"""`albert create-data`: documents -> sharded SOP (or NSP) / n-gram-masked TFRecords."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(subparsers) -> None:
-    from albert_tf.data.create_pretraining_data import PretrainingDataConfig
+    from albert_tf.data.create_pretraining_data import SENTENCE_TASKS, PretrainingDataConfig
 
     defaults = PretrainingDataConfig()
     parser = subparsers.add_parser(
@@ -14,8 +14,10 @@ def add_parser(subparsers) -> None:
         help="turn documents into sharded pretraining TFRecords (SOP + n-gram masking)",
         description=(
             "Reads documents (text files with one sentence per line and a blank line between documents, "
-            "or MediaWiki XML dumps; .bz2/.gz read directly), builds sentence-order pairs (label 1 = swapped) "
-            "with n-gram masking, and writes part-*.tfrecord files plus metadata.json. The same --seed gives "
+            "or MediaWiki XML dumps; .bz2/.gz read directly), builds sentence-order pairs (label 1 = swapped; "
+            "or BERT's next-sentence pairs with --sentence-task nsp, label 1 = B from another document) "
+            "with n-gram masking, and writes part-*.tfrecord files plus metadata.json (which records the "
+            "sentence task and its label meaning). The same --seed gives "
             "byte-identical files whatever --num-workers; a rerun into the same --output-dir resumes."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -34,6 +36,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--documents-per-shard", type=int, default=defaults.documents_per_shard,
                         help="documents per work unit and output file")
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--sentence-task", choices=SENTENCE_TASKS, default=defaults.sentence_task,
+                        help="sop: ALBERT's sentence order; nsp: BERT's next sentence, negatives from another "
+                             "document of the same --documents-per-shard block (for ablations)")
     parser.add_argument("--num-workers", type=int, default=1, help="processes on this machine")
     parser.add_argument("--num-shards", type=int, default=1, help="jobs sharing the work (cluster job array)")
     parser.add_argument("--shard-index", type=int, default=0, help="this job's index in [0, num-shards)")
@@ -55,18 +60,21 @@ def run(args: argparse.Namespace) -> int:
         dupe_factor=args.dupe_factor,
         documents_per_shard=args.documents_per_shard,
         seed=args.seed,
+        sentence_task=args.sentence_task,
     )
     stats = create_pretraining_data(
         args.input, args.spm_model, args.output_dir, config,
         num_workers=args.num_workers, num_shards=args.num_shards, shard_index=args.shard_index,
         skip_invalid_utf8=args.skip_invalid_utf8, progress=not args.no_progress,
     )
-    swapped = stats.swapped / stats.examples if stats.examples else 0.0
+    nsp = config.sentence_task == "nsp"
+    positives, what = (stats.random_next, "random next") if nsp else (stats.swapped, "swapped")
+    share = positives / stats.examples if stats.examples else 0.0
     masked = stats.predictions / stats.real_tokens if stats.real_tokens else 0.0
     print(
         f"wrote {stats.examples:,} examples from {stats.documents:,} documents "
         f"({stats.written_shards} new shards, {stats.resumed_shards} already present) to {args.output_dir}; "
-        f"swapped {swapped:.1%}, predicted {masked:.1%} of tokens"
+        f"{what} {share:.1%}, predicted {masked:.1%} of tokens"
     )
     if stats.skipped_lines:
         print(f"skipped {stats.skipped_lines:,} lines that were not UTF-8")

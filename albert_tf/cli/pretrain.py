@@ -42,6 +42,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--init-backbone", default=None, help="a .keras backbone to start from")
     parser.add_argument("--dynamic-masking", action="store_true", help="new masks each time an example is read")
+    parser.add_argument("--sentence-loss-weight", type=float, default=1.0,
+                        help="weight of the sentence-task loss (SOP or NSP, as the records hold); "
+                             "0 trains the masked LM alone")
     parser.add_argument("--cpu-devices", type=int, default=1,
                         help="split the CPU into N logical devices (to try MirroredStrategy without GPUs)")
     parser.add_argument("--no-progress", action="store_true", help="one log line per checkpoint interval")
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         optimizer=args.optimizer, weight_decay=args.weight_decay, strategy=args.strategy, tpu=args.tpu,
         dtype=args.dtype, jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
         gradient_accumulation_steps=args.gradient_accumulation_steps, seed=args.seed,
-        init_backbone=args.init_backbone, dynamic_masking=args.dynamic_masking, progress=not args.no_progress,
+        init_backbone=args.init_backbone, dynamic_masking=args.dynamic_masking,
+        sentence_loss_weight=args.sentence_loss_weight, progress=not args.no_progress,
     )
     result = run_pretraining(settings)
     resumed = f" (resumed at step {result.resumed_from_step})" if result.resumed_from_step else ""

@@ -137,7 +137,8 @@ def model_variables(model: keras.Model, include_heads: bool = True) -> dict[str,
         "embeddings/type_embeddings": embeddings.type_embeddings.embeddings,
     }
     variables.update(_layer_norm("embeddings/layer_norm", embeddings.layer_norm))
-    variables.update(_dense("embedding_projection", backbone.embedding_projection))
+    if backbone.embedding_projection is not None:  # absent when E == H (as the original code)
+        variables.update(_dense("embedding_projection", backbone.embedding_projection))
     for group_index, group in enumerate(backbone.transformer_groups):
         for inner_index, layer in enumerate(group):
             for part, variable in transformer_layer_variables(layer).items():

@@ -1,4 +1,4 @@
-"""Documents -> sharded TFRecord files of SOP pairs with n-gram masking.
+"""Documents -> sharded TFRecord files of SOP (or NSP) pairs with n-gram masking.
 
 Scaling and reproducibility rest on one rule: the corpus is cut into work
 units of `documents_per_shard` consecutive documents of one input file, and
@@ -14,6 +14,8 @@ generator seeded by (seed, f, b) alone. Hence
 
 SOP needs no other document, so units never need to see each other (unlike
 the original script, which loads the whole corpus to draw NSP negatives).
+NSP (`sentence_task="nsp"`, for the paper's Table 5 ablation) draws its
+negatives from the other documents of the same unit, which keeps that rule.
 """
 
 from __future__ import annotations
@@ -31,12 +33,15 @@ import numpy as np
 
 from albert_tf.data.documents import RawDocument, RawWikiPage, ReadStats, read_raw_documents, wiki_page_sentences
 from albert_tf.data.masking import NgramMasker
+from albert_tf.data.next_sentence import NSP_LABEL_MEANING, next_sentence_pairs
 from albert_tf.data.records import example_features, pair_input_ids, serialize_example
 from albert_tf.data.sentence_order import SOP_LABEL_MEANING, sentence_order_pairs
 from albert_tf.io_utils import atomic_write_text
 
 METADATA_FILE = "metadata.json"
 RECORD_PATTERN = "part-*.tfrecord"
+SENTENCE_TASKS = ("sop", "nsp")
+LABEL_MEANINGS = {"sop": SOP_LABEL_MEANING, "nsp": NSP_LABEL_MEANING}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +57,9 @@ class PretrainingDataConfig:
         dupe_factor: passes over the data, each with different masks.
         documents_per_shard: documents per work unit and output file.
         seed: the seed of everything random.
+        sentence_task: `sop` (ALBERT: segments of one document, label 1 =
+            swapped) or `nsp` (BERT: label 1 = segment B from another
+            document of the same unit; needs `documents_per_shard` >= 2).
     """
 
     max_seq_length: int = 512
@@ -62,8 +70,19 @@ class PretrainingDataConfig:
     dupe_factor: int = 10
     documents_per_shard: int = 100
     seed: int = 12345
+    sentence_task: str = "sop"
 
     def __post_init__(self):
+        if self.sentence_task not in SENTENCE_TASKS:
+            raise ValueError(
+                f"`sentence_task` must be one of {list(SENTENCE_TASKS)}. "
+                f"Received: sentence_task={self.sentence_task!r}"
+            )
+        if self.sentence_task == "nsp" and self.documents_per_shard < 2:
+            raise ValueError(
+                "NSP takes negative segments from the other documents of a work unit, so "
+                f"`documents_per_shard` must be >= 2. Received: documents_per_shard={self.documents_per_shard}"
+            )
         checks = {
             "max_seq_length": self.max_seq_length >= 5,
             "max_predictions_per_seq": self.max_predictions_per_seq >= 1,
@@ -91,6 +110,7 @@ class ShardStats:
     sentences: int = 0
     examples: int = 0
     swapped: int = 0
+    random_next: int = 0
     real_tokens: int = 0
     predictions: int = 0
     skipped_lines: int = 0
@@ -284,17 +304,25 @@ class _WorkerState:
                 documents.append(ids)
 
         records = []
+        max_num_tokens = config.max_seq_length - 3
+        word_starts = self.masker.word_starts
         for _ in range(config.dupe_factor):
-            for document in documents:
-                pairs = sentence_order_pairs(document, config.max_seq_length - 3, config.short_seq_prob,
-                                             self.masker.word_starts, rng)
+            for index, document in enumerate(documents):
+                if config.sentence_task == "nsp":
+                    pairs = next_sentence_pairs(documents, index, max_num_tokens, config.short_seq_prob,
+                                                word_starts, rng)
+                else:
+                    pairs = sentence_order_pairs(document, max_num_tokens, config.short_seq_prob, word_starts, rng)
                 for pair in pairs:
                     ids, type_ids = pair_input_ids(pair, self.tokenizer.cls_id, self.tokenizer.sep_id)
                     masked = self.masker(ids, rng)
-                    features = example_features(masked, type_ids, pair.is_swapped, config.max_seq_length,
+                    features = example_features(masked, type_ids, pair.label, config.max_seq_length,
                                                 config.max_predictions_per_seq)
                     records.append(serialize_example(features))
-                    stats.swapped += int(pair.is_swapped)
+                    if config.sentence_task == "nsp":
+                        stats.random_next += pair.label
+                    else:
+                        stats.swapped += pair.label
                     stats.real_tokens += ids.size - 3
                     stats.predictions += masked.positions.size
         stats.examples = len(records)
@@ -325,8 +353,9 @@ def _write_or_check_metadata(output_dir: str, files: list[str], state: _WorkerSt
     metadata = {
         "format": "albert_tf pretraining records",
         "format_version": 1,
-        "sentence_task": "sop",
-        "sentence_order_label": {str(key): value for key, value in SOP_LABEL_MEANING.items()},
+        "sentence_task": config.sentence_task,
+        # Keyed by the record feature it explains (the feature keeps its name for NSP).
+        "sentence_order_label": {str(key): value for key, value in LABEL_MEANINGS[config.sentence_task].items()},
         "config": dataclasses.asdict(config),
         "inputs": files,
         "spm_model": os.path.abspath(state.spm_model),

@@ -10,7 +10,12 @@ Fixed-length int64 features (padded with 0), as BERT/ALBERT records:
 | masked_lm_positions | [max_predictions_per_seq] | positions to predict |
 | masked_lm_ids | [max_predictions_per_seq] | original ids there |
 | masked_lm_weights | [max_predictions_per_seq] (float) | 1.0 on real predictions |
-| sentence_order_label | [1] | 1 = swapped, 0 = in order |
+| sentence_order_label | [1] | the sentence-task label (below) |
+
+The label feature keeps its name for both sentence tasks; what it means is
+stated in the directory's `metadata.json` (`sentence_task`, and the meaning
+of each value under `sentence_order_label`): for `sop` 1 = swapped, 0 = in
+order; for `nsp` 1 = B from another document, 0 = B follows A.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from albert_tf.data.masking import MaskedTokens
+from albert_tf.data.next_sentence import NextSentencePair
 from albert_tf.data.sentence_order import SegmentPair
 
 SEQUENCE_FEATURES = ("input_word_ids", "input_mask", "input_type_ids")
@@ -25,7 +31,7 @@ PREDICTION_FEATURES = ("masked_lm_positions", "masked_lm_ids", "masked_lm_weight
 LABEL_FEATURE = "sentence_order_label"
 
 
-def pair_input_ids(pair: SegmentPair, cls_id: int, sep_id: int) -> tuple[np.ndarray, np.ndarray]:
+def pair_input_ids(pair: SegmentPair | NextSentencePair, cls_id: int, sep_id: int) -> tuple[np.ndarray, np.ndarray]:
     """`[CLS] A [SEP] B [SEP]` ids and their segment ids (unpadded)."""
     ids = np.concatenate([[cls_id], pair.tokens_a, [sep_id], pair.tokens_b, [sep_id]]).astype(np.int64)
     type_ids = np.zeros(ids.size, dtype=np.int64)
@@ -33,9 +39,10 @@ def pair_input_ids(pair: SegmentPair, cls_id: int, sep_id: int) -> tuple[np.ndar
     return ids, type_ids
 
 
-def example_features(masked: MaskedTokens, type_ids: np.ndarray, is_swapped: bool,
+def example_features(masked: MaskedTokens, type_ids: np.ndarray, label: int,
                      max_seq_length: int, max_predictions_per_seq: int) -> dict[str, np.ndarray]:
-    """All features of one record as padded numpy arrays."""
+    """All features of one record as padded numpy arrays (`label`: the
+    sentence-task label, e.g. `SegmentPair.label`)."""
     length = masked.input_ids.size
     if length > max_seq_length:
         raise ValueError(f"sequence of {length} tokens exceeds max_seq_length={max_seq_length}")
@@ -57,7 +64,7 @@ def example_features(masked: MaskedTokens, type_ids: np.ndarray, is_swapped: boo
         "masked_lm_positions": padded(masked.positions, max_predictions_per_seq),
         "masked_lm_ids": padded(masked.labels, max_predictions_per_seq),
         "masked_lm_weights": padded(np.ones(num_predictions), max_predictions_per_seq, np.float32),
-        LABEL_FEATURE: np.array([int(is_swapped)], dtype=np.int64),
+        LABEL_FEATURE: np.array([int(label)], dtype=np.int64),
     }
 
 

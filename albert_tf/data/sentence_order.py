@@ -34,6 +34,11 @@ class SegmentPair:
     tokens_b: np.ndarray
     is_swapped: bool
 
+    @property
+    def label(self) -> int:
+        """The record label: 1 = swapped, 0 = in order."""
+        return int(self.is_swapped)
+
 
 def sentence_order_pairs(
     document: Sequence[np.ndarray],
@@ -68,7 +73,7 @@ def sentence_order_pairs(
         is_last = index == len(document) - 1
         if not (is_last or (chunk_length >= target_length and len(chunk) >= 2)):
             continue
-        segments = _split_chunk(chunk, word_starts, rng)
+        segments = split_chunk(chunk, word_starts, rng)
         if segments is not None:
             tokens_a, tokens_b = segments
             is_swapped = bool(rng.random() < 0.5)
@@ -80,7 +85,11 @@ def sentence_order_pairs(
     return pairs
 
 
-def _split_chunk(chunk: list[np.ndarray], word_starts: np.ndarray, rng: np.random.Generator):
+def split_chunk(chunk: list[np.ndarray], word_starts: np.ndarray,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+    """Two consecutive segments A, B of a chunk of sentences: a random cut
+    between sentences, or inside a lone sentence at a word boundary (None
+    when that sentence is one word)."""
     if len(chunk) >= 2:
         a_end = int(rng.integers(1, len(chunk)))  # sentences [0, a_end) form A
         return np.concatenate(chunk[:a_end]), np.concatenate(chunk[a_end:])

@@ -16,6 +16,13 @@ class AlbertTransformerLayer(keras.layers.Layer):
     The backbone builds this layer once per (group, inner layer) and calls the
     same object at every depth that maps to it, so the weights are shared.
 
+    For partial sharing (`AlbertConfig.sharing` `attention` or `ffn`) the
+    backbone builds one layer per depth and passes the shared block in: a
+    sub-layer given here is used as is (and built only if not yet built), so
+    every layer that receives the same object shares its weights. A block is
+    the sub-layer and its LayerNorm, given together. `get_config` does not
+    carry such shared objects: their owner (the backbone) recreates them.
+
     Args:
         hidden_size: H.
         num_attention_heads: attention heads.
@@ -25,13 +32,29 @@ class AlbertTransformerLayer(keras.layers.Layer):
         attention_probs_dropout_prob: dropout on attention probabilities.
         initializer_range: stddev of the truncated-normal initializer.
         layer_norm_eps: LayerNorm epsilon.
+        attention, attention_layer_norm: a pre-built (shared) attention block;
+            both or neither.
+        feed_forward, feed_forward_layer_norm: a pre-built (shared)
+            feed-forward block; both or neither.
     """
 
     def __init__(self, hidden_size: int, num_attention_heads: int, intermediate_size: int,
                  hidden_act: str = "gelu_tanh", hidden_dropout_prob: float = 0.0,
                  attention_probs_dropout_prob: float = 0.0, initializer_range: float = 0.02,
-                 layer_norm_eps: float = 1e-12, **kwargs):
+                 layer_norm_eps: float = 1e-12,
+                 attention: AlbertSelfAttention | None = None,
+                 attention_layer_norm: keras.layers.LayerNormalization | None = None,
+                 feed_forward: AlbertFeedForward | None = None,
+                 feed_forward_layer_norm: keras.layers.LayerNormalization | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
+        for block, norm, name in ((attention, attention_layer_norm, "attention"),
+                                  (feed_forward, feed_forward_layer_norm, "feed_forward")):
+            if (block is None) != (norm is None):
+                raise ValueError(
+                    f"Pass `{name}` and `{name}_layer_norm` together (a shared block is the sub-layer and "
+                    f"its LayerNorm). Received: {name}={block!r}, {name}_layer_norm={norm!r}"
+                )
         self.hidden_size = hidden_size
         self.num_attention_heads = num_attention_heads
         self.intermediate_size = intermediate_size
@@ -42,28 +65,36 @@ class AlbertTransformerLayer(keras.layers.Layer):
         self.layer_norm_eps = layer_norm_eps
 
         policy = self.dtype_policy
-        self.attention = AlbertSelfAttention(
-            hidden_size, num_attention_heads, initializer_range=initializer_range,
-            dropout=attention_probs_dropout_prob, dtype=policy, name="attention",
-        )
+        if attention is None:
+            attention = AlbertSelfAttention(
+                hidden_size, num_attention_heads, initializer_range=initializer_range,
+                dropout=attention_probs_dropout_prob, dtype=policy, name="attention",
+            )
+            attention_layer_norm = keras.layers.LayerNormalization(
+                epsilon=layer_norm_eps, dtype=policy, name="attention_layer_norm"
+            )
+        if feed_forward is None:
+            feed_forward = AlbertFeedForward(
+                hidden_size, intermediate_size, activation=hidden_act,
+                initializer_range=initializer_range, dtype=policy, name="feed_forward",
+            )
+            feed_forward_layer_norm = keras.layers.LayerNormalization(
+                epsilon=layer_norm_eps, dtype=policy, name="feed_forward_layer_norm"
+            )
+        # The assignment order fixes the weight order (and checkpoint layout): keep it.
+        self.attention = attention
         self.attention_dropout = keras.layers.Dropout(hidden_dropout_prob, dtype=policy, name="attention_dropout")
-        self.attention_layer_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_eps, dtype=policy, name="attention_layer_norm"
-        )
-        self.feed_forward = AlbertFeedForward(
-            hidden_size, intermediate_size, activation=hidden_act,
-            initializer_range=initializer_range, dtype=policy, name="feed_forward",
-        )
+        self.attention_layer_norm = attention_layer_norm
+        self.feed_forward = feed_forward
         self.feed_forward_dropout = keras.layers.Dropout(hidden_dropout_prob, dtype=policy, name="feed_forward_dropout")
-        self.feed_forward_layer_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_eps, dtype=policy, name="feed_forward_layer_norm"
-        )
+        self.feed_forward_layer_norm = feed_forward_layer_norm
 
     def build(self, input_shape):
-        self.attention.build(input_shape)
-        self.attention_layer_norm.build(input_shape)
-        self.feed_forward.build(input_shape)
-        self.feed_forward_layer_norm.build(input_shape)
+        # A shared block is built once, by its owner or its first user;
+        # building it again would create a second set of variables.
+        for sublayer in (self.attention, self.attention_layer_norm, self.feed_forward, self.feed_forward_layer_norm):
+            if not sublayer.built:
+                sublayer.build(input_shape)
         self.built = True
 
     def call(self, hidden, attention_bias, training=None):

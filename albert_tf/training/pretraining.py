@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from albert_tf.backbone import AlbertBackbone
 from albert_tf.config import AlbertConfig
-from albert_tf.data.create_pretraining_data import METADATA_FILE, read_metadata
+from albert_tf.data.create_pretraining_data import METADATA_FILE, SENTENCE_TASKS, read_metadata
 from albert_tf.data.pipeline import pretraining_dataset, record_files
 from albert_tf.io_utils import atomic_write_text
 from albert_tf.pretrainer import AlbertPretrainer
@@ -57,6 +57,8 @@ class PretrainingSettings:
         seed: initialization and shuffling seed.
         init_backbone: a `.keras` backbone to start from instead of random weights.
         dynamic_masking: draw new masks each time an example is read.
+        sentence_loss_weight: weight of the sentence-task loss (SOP or NSP,
+            whichever the records hold); 0 pretrains the MLM alone.
         progress: show the Keras progress bar.
     """
 
@@ -80,6 +82,7 @@ class PretrainingSettings:
     seed: int = 12345
     init_backbone: str | None = None
     dynamic_masking: bool = False
+    sentence_loss_weight: float = 1.0
     progress: bool = True
 
     def __post_init__(self):
@@ -97,6 +100,10 @@ class PretrainingSettings:
             raise ValueError(f"`dtype` must be one of {DTYPES}. Received: dtype={self.dtype!r}")
         if self.optimizer not in ("lamb", "adamw"):
             raise ValueError(f"`optimizer` must be 'lamb' or 'adamw'. Received: optimizer={self.optimizer!r}")
+        if not self.sentence_loss_weight >= 0:
+            raise ValueError(
+                f"`sentence_loss_weight` must be >= 0. Received: sentence_loss_weight={self.sentence_loss_weight}"
+            )
         if self.learning_rate <= 0:
             raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={self.learning_rate}")
 
@@ -122,6 +129,11 @@ def check_records(settings: PretrainingSettings) -> dict:
     if not tf.io.gfile.exists(metadata_path):
         raise ValueError(f"No {METADATA_FILE} beside {files[0]}: records must come from `albert create-data`.")
     metadata = read_metadata(os.path.dirname(files[0]))
+    task = metadata.get("sentence_task", "sop")
+    if task not in SENTENCE_TASKS:
+        raise ValueError(
+            f"The records hold sentence_task={task!r}; this version pretrains on {list(SENTENCE_TASKS)}."
+        )
     config = settings.config
     if metadata["vocab_size"] != config.vocab_size:
         raise ValueError(
@@ -179,7 +191,8 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
                 raise ValueError(f"{settings.init_backbone} holds a {type(backbone).__name__}, not an AlbertBackbone.")
         else:
             backbone = AlbertBackbone(settings.config)
-        pretrainer = AlbertPretrainer(backbone, gradient_accumulation_steps=settings.gradient_accumulation_steps)
+        pretrainer = AlbertPretrainer(backbone, gradient_accumulation_steps=settings.gradient_accumulation_steps,
+                                      sentence_loss_weight=settings.sentence_loss_weight)
         from albert_tf.optimization import create_optimizer
 
         optimizer = create_optimizer(
@@ -216,7 +229,10 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
         _save_atomically(backbone, backbone_path)
         settings.config.to_json_file(os.path.join(output_dir, "albert_config.json"))
         state = {"final_step": final_step, "resumed_from_step": resumed_from,
-                 "train_steps": settings.train_steps, "replicas": replicas}
+                 "train_steps": settings.train_steps, "replicas": replicas,
+                 # Old record directories predate NSP: theirs is SOP.
+                 "sentence_task": metadata.get("sentence_task", "sop"),
+                 "sentence_loss_weight": settings.sentence_loss_weight}
         atomic_write_text(os.path.join(output_dir, STATE_FILE), json.dumps(state, indent=2) + "\n")
     return PretrainingResult(final_step, resumed_from, dict(history.history), backbone_path)
 
