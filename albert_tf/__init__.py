@@ -20,4 +20,14 @@ from albert_tf.tokenizer import AlbertTokenizer  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["AlbertBackbone", "AlbertConfig", "AlbertGraphTokenizer", "AlbertTokenizer", "__version__"]
+__all__ = ["AlbertBackbone", "AlbertConfig", "AlbertGraphTokenizer", "AlbertTokenizer", "Distiller", "__version__"]
+
+
+def __getattr__(name):
+    # Imported on first use: the distillation package pulls in the task models
+    # and tf.data code that plain encoder users do not need.
+    if name == "Distiller":
+        from albert_tf.distillation import Distiller
+
+        return Distiller
+    raise AttributeError(f"module 'albert_tf' has no attribute {name!r}")
