@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from albert_tf import AlbertBackbone, AlbertConfig
+from albert_tf.pretrainer import AlbertPretrainer
 from albert_tf.data.create_pretraining_data import PretrainingDataConfig, create_pretraining_data
 from albert_tf.training.pretraining import PretrainingSettings, run_pretraining
 from conftest import SHARED_DATA
@@ -62,11 +63,19 @@ def losses(output):
 def test_run_writes_backbone_checkpoints_and_metrics(records, tmp_path):
     settings = PretrainingSettings(config=TINY, records=(str(records),), output_dir=str(tmp_path), batch_size=8,
                                    train_steps=6, steps_per_checkpoint=2, keep_checkpoints=2, progress=False,
-                                   strategy="one_device")
+                                   strategy="one_device", eval_records=(str(records),))
     result = run_pretraining(settings)
     assert result.final_step == 6 and result.resumed_from_step == 0
     backbone = keras.saving.load_model(tmp_path / "backbone.keras")
     assert isinstance(backbone, AlbertBackbone) and backbone.config == TINY
+    pretrainer = keras.saving.load_model(tmp_path / "pretrainer.keras")
+    assert isinstance(pretrainer, AlbertPretrainer)
+    np.testing.assert_array_equal(pretrainer.backbone.token_embedding.embeddings.numpy(),
+                                  backbone.token_embedding.embeddings.numpy())
+    with open(tmp_path / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    # Held-out evaluation at every checkpoint: real numbers, not NA.
+    assert all(0.0 <= float(row["val_sop_accuracy"]) <= 1.0 and float(row["val_mlm_loss"]) > 0 for row in rows)
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["ckpt-4.weights.h5", "ckpt-6.weights.h5"]
     assert len(losses(tmp_path)) == 3
     state = json.loads((tmp_path / "training_state.json").read_text())
@@ -161,6 +170,13 @@ def test_bad_inputs_give_clear_errors(records, tiny_config_file, tmp_path):
     with pytest.raises(ValueError, match="vocab_size=100"):
         run_pretraining(PretrainingSettings(config=TINY.replace(vocab_size=100), records=(str(records),),
                                             output_dir=str(tmp_path / "c"), strategy="one_device"))
+    shorter_records = tmp_path / "records32"
+    create_pretraining_data([str(SAMPLE)], str(SPM), str(shorter_records),
+                            PretrainingDataConfig(max_seq_length=32, max_predictions_per_seq=10, dupe_factor=1),
+                            progress=False)
+    with pytest.raises(ValueError, match="eval records .* max_seq_length=32 but the training records have 64"):
+        run_pretraining(PretrainingSettings(config=TINY, records=(str(records),), output_dir=str(tmp_path / "e"),
+                                            strategy="one_device", eval_records=(str(shorter_records),)))
     with pytest.raises(ValueError, match="multiple of `steps_per_checkpoint`"):
         PretrainingSettings(config=TINY, records=(str(records),), output_dir="x", train_steps=10,
                             steps_per_checkpoint=3)

@@ -23,6 +23,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--config", required=True, help="preset name (tiny, base, ...) or config JSON path")
     parser.add_argument("--records", nargs="+", required=True, help="record globs or directories")
     parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--eval-records", nargs="+", default=(),
+                        help="held-out record globs or directories, evaluated at every checkpoint")
     parser.add_argument("--batch-size", type=int, default=32, help="global batch size")
     parser.add_argument("--train-steps", type=int, default=1000)
     parser.add_argument("--steps-per-checkpoint", type=int, default=100,
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         optimizer=args.optimizer, weight_decay=args.weight_decay, strategy=args.strategy, tpu=args.tpu,
         dtype=args.dtype, jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
         gradient_accumulation_steps=args.gradient_accumulation_steps, seed=args.seed,
-        init_backbone=args.init_backbone, dynamic_masking=args.dynamic_masking,
+        init_backbone=args.init_backbone, eval_records=tuple(args.eval_records), dynamic_masking=args.dynamic_masking,
         sentence_loss_weight=args.sentence_loss_weight, progress=not args.no_progress,
     )
     result = run_pretraining(settings)

@@ -59,6 +59,8 @@ class PretrainingSettings:
         dynamic_masking: draw new masks each time an example is read.
         sentence_loss_weight: weight of the sentence-task loss (SOP or NSP,
             whichever the records hold); 0 pretrains the MLM alone.
+        eval_records: held-out record glob(s) or directories, evaluated at
+            every checkpoint (`val_*` columns of metrics.csv); none if empty.
         progress: show the Keras progress bar.
     """
 
@@ -83,6 +85,7 @@ class PretrainingSettings:
     init_backbone: str | None = None
     dynamic_masking: bool = False
     sentence_loss_weight: float = 1.0
+    eval_records: tuple[str, ...] = ()
     progress: bool = True
 
     def __post_init__(self):
@@ -184,6 +187,15 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
         dynamic_masker=_dynamic_masker(metadata) if settings.dynamic_masking else None,
     )
 
+    eval_dataset, eval_steps = None, None
+    if settings.eval_records:
+        _check_eval_records(settings, metadata)
+        eval_dataset = pretraining_dataset(list(settings.eval_records), settings.batch_size, is_training=False)
+        # Keras keeps one validation iterator across epochs: repeat the data and
+        # stop each evaluation after exactly one pass.
+        eval_steps = int(eval_dataset.reduce(0, lambda count, _: count + 1))
+        eval_dataset = eval_dataset.repeat()
+
     with strategy.scope():
         if settings.init_backbone:
             backbone = keras.saving.load_model(settings.init_backbone)
@@ -217,6 +229,8 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
         steps_per_epoch=settings.steps_per_checkpoint,
         callbacks=callbacks,
         shuffle=False,  # the dataset shuffles itself
+        validation_data=eval_dataset,
+        validation_steps=eval_steps,
         verbose=1 if settings.progress else 2,
     )
     final_step = int(pretrainer.optimizer.iterations.numpy())
@@ -227,6 +241,8 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
     if chief:
         backbone_path = os.path.join(output_dir, "backbone.keras")
         _save_atomically(backbone, backbone_path)
+        # With its MLM and sentence heads: for fill-mask, evaluation and `albert convert --to hf`.
+        _save_atomically(pretrainer, os.path.join(output_dir, "pretrainer.keras"))
         settings.config.to_json_file(os.path.join(output_dir, "albert_config.json"))
         state = {"final_step": final_step, "resumed_from_step": resumed_from,
                  "train_steps": settings.train_steps, "replicas": replicas,
@@ -235,6 +251,32 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
                  "sentence_loss_weight": settings.sentence_loss_weight}
         atomic_write_text(os.path.join(output_dir, STATE_FILE), json.dumps(state, indent=2) + "\n")
     return PretrainingResult(final_step, resumed_from, dict(history.history), backbone_path)
+
+
+def _check_eval_records(settings: PretrainingSettings, train_metadata: dict) -> None:
+    """Held-out records must have the training records' shape and sentence task."""
+    from albert_tf.data.create_pretraining_data import read_metadata
+    from albert_tf.data.pipeline import record_files
+
+    directories = sorted({os.path.dirname(path) for path in record_files(list(settings.eval_records))})
+    for directory in directories:
+        metadata = read_metadata(directory)
+        for key in ("max_seq_length", "max_predictions_per_seq"):
+            if metadata["config"][key] != train_metadata["config"][key]:
+                raise ValueError(
+                    f"The eval records in {directory} have {key}={metadata['config'][key]} but the training "
+                    f"records have {train_metadata['config'][key]}; create both with the same --{key.replace('_', '-')}."
+                )
+        if metadata.get("sentence_task", "sop") != train_metadata.get("sentence_task", "sop"):
+            raise ValueError(
+                f"The eval records in {directory} hold {metadata.get('sentence_task', 'sop')!r} pairs but the training "
+                f"records hold {train_metadata.get('sentence_task', 'sop')!r}; the sentence head's labels would not match."
+            )
+        if metadata.get("vocab_size") != train_metadata.get("vocab_size"):
+            raise ValueError(
+                f"The eval records in {directory} use a vocabulary of {metadata.get('vocab_size')} pieces, the "
+                f"training records {train_metadata.get('vocab_size')}; tokenize both with the same --spm-model."
+            )
 
 
 def _backed_up_step(backup_dir: str, steps_per_checkpoint: int) -> int:
