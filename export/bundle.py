@@ -1,0 +1,315 @@
+"""The edge bundle: every file an app needs, described by `manifest.json`, written atomically.
+
+Directory contents:
+
+* `model_fp32.tflite`, `model_fp16.tflite`, `model_dynamic_int8.tflite`,
+  `model_int8.tflite` (those asked for): on-device models, token ids in,
+  builtin ops only; classifiers carry MediaPipe TextClassifier metadata.
+* `model_text.tflite` (optional): text in, Flex + tf-text custom ops (Linux/Python).
+* `spm.model`: the SentencePiece model.
+* `spm_vocab.tsv`: `piece<TAB>score<TAB>type` per line, in id order (line k is
+  id k); type is NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED or BYTE. No header.
+* `labels.txt` (classifiers): one label per line, in output order.
+* `golden.json`: see `export.golden`.
+* `manifest.json`: see `build_manifest`.
+
+The bundle is assembled in a temporary sibling directory and renamed into
+place, so a reader sees either the old bundle or the complete new one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
+import os
+import pathlib
+import platform
+import shutil
+import tempfile
+from typing import Sequence
+
+import keras
+import numpy as np
+
+from albert_tf.tokenizer import AlbertTokenizer
+from export.golden import GOLDEN_TEXTS, build_golden
+from export.heads import ModelKind, backbone_of, check_kind, check_seq_length, num_labels, serving_outputs
+from export.tflite import DEVICE_OUTPUTS, QUANTIZATIONS, TENSOR_NAMES
+
+MANIFEST_FORMAT = "albert_tf.bundle/1"
+MODEL_FILES = {
+    "none": "model_fp32.tflite",
+    "fp16": "model_fp16.tflite",
+    "dynamic": "model_dynamic_int8.tflite",
+    "int8": "model_int8.tflite",
+}
+TEXT_MODEL_FILE = "model_text.tflite"
+# Allowed max |tflite - keras| per variant in golden.json: at least this, or
+# twice what the export measured (arm kernels round differently from x86).
+_TOLERANCE_FLOOR = {"none": 1e-4, "fp16": 1e-2, "dynamic": 5e-2, "int8": 5e-2}
+_INPUT_ROLES = {
+    "input_word_ids": ("ids", "SentencePiece piece ids: [CLS] text [SEP], padded with pad_id"),
+    "input_mask": ("mask", "1 on real tokens (incl. [CLS] and [SEP]), 0 on padding"),
+    "input_type_ids": ("segment_ids", "segment ids: 0 for the first text, 1 for the second; 0 on padding"),
+}
+_PIECE_TYPES = {1: "NORMAL", 2: "UNKNOWN", 3: "CONTROL", 4: "USER_DEFINED", 5: "UNUSED", 6: "BYTE"}
+_TOOLS = ("albert-tf", "tensorflow", "keras", "tensorflow-text", "ai-edge-litert", "mediapipe",
+          "sentencepiece", "flatbuffers", "numpy")
+
+
+def check_spm_model(spm_model: str | os.PathLike | bytes | None) -> str | bytes:
+    """The SentencePiece model as a path string (or its bytes), or a ValueError that says how to fix it."""
+    if spm_model is None:
+        raise ValueError("No SentencePiece model given: pass --spm-model path/to/spiece.model "
+                         "(the vocabulary the model was trained with).")
+    if isinstance(spm_model, (bytes, bytearray)):
+        return bytes(spm_model)
+    path = pathlib.Path(spm_model)
+    if not path.is_file():
+        raise ValueError(f"SentencePiece model {path} not found: pass --spm-model with the .model file the "
+                         "model was trained with (e.g. spiece.model of the released ALBERT).")
+    return str(path)
+
+
+def spm_vocab_tsv(spm_model: bytes) -> str:
+    """`piece<TAB>score<TAB>type` lines in id order (what the Kotlin tokenizer reads)."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(spm_model)
+    lines = []
+    for piece in proto.pieces:
+        if "\t" in piece.piece or "\n" in piece.piece:
+            raise ValueError(f"SentencePiece piece {piece.piece!r} contains a tab or newline; cannot write a tsv.")
+        lines.append(f"{piece.piece}\t{piece.score!r}\t{_PIECE_TYPES.get(piece.type, 'NORMAL')}\n")
+    return "".join(lines)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _TOOLS:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+@dataclasses.dataclass
+class BundleResult:
+    """What `export_bundle` wrote: the directory and, per model file, its measured agreement with Keras."""
+
+    directory: pathlib.Path
+    manifest: dict
+    golden: dict
+
+
+def export_bundle(
+    model: keras.Model,
+    spm_model: str | os.PathLike | bytes,
+    output_dir: str | os.PathLike,
+    seq_length: int = 128,
+    quantizations: Sequence[str] = ("none", "dynamic"),
+    labels: Sequence[str] | None = None,
+    representative_texts: Sequence[str] | None = None,
+    text_model: bool = False,
+    kind: ModelKind | None = None,
+    golden_texts: Sequence[str] = GOLDEN_TEXTS,
+    overwrite: bool = False,
+) -> BundleResult:
+    """Converts `model` and writes the edge bundle directory.
+
+    Args:
+        model: an AlbertClassifier, AlbertSpanQA or AlbertBackbone.
+        spm_model: the SentencePiece model (path or bytes).
+        output_dir: the bundle directory (created; replaced only with `overwrite`).
+        seq_length: the fixed on-device sequence length.
+        quantizations: variants to write, from `QUANTIZATIONS`.
+        labels: class names (classifiers; default "0".."N-1").
+        representative_texts: real sentences for int8 calibration.
+        text_model: also write the text-in `model_text.tflite`.
+        kind: the expected model kind (None: detect it).
+        golden_texts: texts for golden.json.
+        overwrite: replace an existing bundle directory.
+
+    Raises:
+        ValueError: bad kind, sequence length, labels, quantization or spm
+            model, int8 without representative text, or an existing directory.
+    """
+    from export.metadata import add_classifier_metadata
+    from export.representative_data import representative_dataset
+    from export.tflite import convert_ids_model, convert_text_model, make_interpreter, non_builtin_ops, \
+        op_names, run_ids_model
+
+    kind = check_kind(model, kind)
+    check_seq_length(model, seq_length)
+    spm_source = check_spm_model(spm_model)
+    spm_bytes = spm_source if isinstance(spm_source, bytes) else pathlib.Path(spm_source).read_bytes()
+    tokenizer = AlbertTokenizer.from_serialized_proto(spm_bytes)
+    _check_vocab(model, tokenizer)
+    unknown = [q for q in quantizations if q not in QUANTIZATIONS]
+    if unknown or not quantizations:
+        raise ValueError(f"Unknown --quantize {unknown or '(none given)'}; choose from {list(QUANTIZATIONS)}.")
+    labels = _labels_for(model, kind, labels)
+    if "int8" in quantizations and not representative_texts:
+        raise ValueError("--quantize int8 needs representative text: pass --representative-data (a text file "
+                         "or a GLUE .tsv such as SST-2 dev.tsv).")
+    target = pathlib.Path(output_dir)
+    if target.exists() and not overwrite:
+        raise ValueError(f"Bundle directory {target} already exists; pass --overwrite or another --output-dir.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    try:
+        os.chmod(staging, 0o755)
+        (staging / "spm.model").write_bytes(spm_bytes)
+        (staging / "spm_vocab.tsv").write_text(spm_vocab_tsv(spm_bytes), encoding="utf-8")
+        if labels is not None:
+            (staging / "labels.txt").write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
+
+        def predict(inputs):
+            outputs = serving_outputs(model, kind, {k: np.asarray(v) for k, v in inputs.items()})
+            return {name: np.asarray(value) for name, value in outputs.items()}
+
+        golden_outputs = list(DEVICE_OUTPUTS[kind]) if kind != "backbone" else ["pooled_output"]
+        golden = build_golden(tokenizer, predict, kind, seq_length, golden_texts, labels,
+                              output_names=golden_outputs)
+        golden_inputs = {name: np.asarray([e[name] for e in golden["examples"]], np.int32)
+                         for name in TENSOR_NAMES}
+
+        data = None
+        if "int8" in quantizations:
+            data = representative_dataset(tokenizer, list(representative_texts), seq_length)
+        models = []
+        for quantize in quantizations:
+            flatbuffer = convert_ids_model(model, seq_length, quantize, data, kind)
+            if kind == "classifier":
+                flatbuffer = add_classifier_metadata(flatbuffer, staging / "spm.model", labels)
+            file = MODEL_FILES[quantize]
+            (staging / file).write_bytes(flatbuffer)
+            outputs = run_ids_model(make_interpreter(flatbuffer), golden_inputs)
+            diff = max(float(np.max(np.abs(outputs[name].reshape(len(golden["examples"]), -1)
+                                           - np.asarray([e[name] for e in golden["examples"]]))))
+                       for name in golden_outputs)
+            golden["tolerance"][file] = max(_TOLERANCE_FLOOR[quantize], float(f"{2 * diff:.2g}"))
+            entry = {
+                "file": file, "input": "ids", "quantization": quantize, "ops": op_names(flatbuffer),
+                "builtin_ops_only": not non_builtin_ops(flatbuffer),
+                "metadata": "mediapipe_text_classifier" if kind == "classifier" else None,
+                "max_abs_diff_vs_keras": diff,
+            }
+            if kind == "classifier":
+                agree = np.argmax(outputs["probabilities"], -1) == [e["label"] for e in golden["examples"]]
+                entry["golden_argmax_agreement"] = float(np.mean(agree))
+            models.append(entry)
+        if text_model:
+            flatbuffer = convert_text_model(model, spm_bytes, seq_length, kind)
+            (staging / TEXT_MODEL_FILE).write_bytes(flatbuffer)
+            models.append({
+                "file": TEXT_MODEL_FILE, "input": "text", "quantization": "none", "ops": op_names(flatbuffer),
+                "builtin_ops_only": False, "requires": non_builtin_ops(flatbuffer), "metadata": None,
+                "note": "Linux/Python: LiteRT with the Flex delegate and tf-text custom ops "
+                        "(export.tflite.run_text_model); not for phones.",
+            })
+        (staging / "golden.json").write_text(json.dumps(golden, indent=1, ensure_ascii=False) + "\n",
+                                             encoding="utf-8")
+        manifest = build_manifest(model, kind, tokenizer, seq_length, labels, models, staging)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+                                               encoding="utf-8")
+        _replace_directory(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return BundleResult(target, manifest, golden)
+
+
+def build_manifest(model: keras.Model, kind: str, tokenizer: AlbertTokenizer, seq_length: int,
+                   labels: Sequence[str] | None, models: list[dict], directory: pathlib.Path) -> dict:
+    """The manifest dict (keys documented in the README's export section)."""
+    outputs = []
+    for name in DEVICE_OUTPUTS[kind]:
+        shape = {"probabilities": [1, len(labels or [])], "start_logits": [1, seq_length],
+                 "end_logits": [1, seq_length], "pooled_output": [1, backbone_of(model).config.hidden_size],
+                 "sequence_output": [1, seq_length, backbone_of(model).config.hidden_size]}[name]
+        outputs.append({"name": name, "dtype": "float32", "shape": shape})
+    special = {"pad": tokenizer.pad_id, "unk": tokenizer.unk_id, "cls": tokenizer.cls_id,
+               "sep": tokenizer.sep_id, "mask": tokenizer.mask_id}
+    files = {}
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and path.name != "manifest.json":
+            files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    return {
+        "format": MANIFEST_FORMAT,
+        "task": kind,
+        "seq_length": seq_length,
+        "max_position_embeddings": backbone_of(model).config.max_position_embeddings,
+        "labels": list(labels) if labels is not None else None,
+        "inputs": [
+            {"name": name, "tensor_name": TENSOR_NAMES[name], "metadata_name": _INPUT_ROLES[name][0],
+             "role": _INPUT_ROLES[name][1], "dtype": "int32", "shape": [1, seq_length]}
+            for name in TENSOR_NAMES
+        ],
+        "outputs": outputs,
+        "models": models,
+        "tokenizer": {
+            "type": "sentencepiece",
+            "model_file": "spm.model",
+            "vocab_file": "spm_vocab.tsv",
+            "vocab_size": tokenizer.vocab_size,
+            "special_ids": special,
+            "normalization": {
+                # In this order, before SentencePiece (albert_tf.tokenizer.normalize_text).
+                "collapse_whitespace": True,
+                "replace_latex_quotes": True,
+                "strip_accents": tokenizer.strip_accents,
+                "lower_case": tokenizer.lower_case,
+                "split_digit_comma": tokenizer.split_digit_comma,
+            },
+            # id -> replacement ids of the digit-comma rule (applied after SentencePiece).
+            "digit_comma_table": {str(k): list(v) for k, v in sorted(tokenizer.digit_comma_table.items())},
+            "packing": "[CLS] ids[:L-2] [SEP], then pad_id; mask 1 on [CLS]..[SEP]; segment ids 0",
+        },
+        "files": files,
+        "tool_versions": tool_versions(),
+    }
+
+
+def _labels_for(model: keras.Model, kind: str, labels: Sequence[str] | None) -> list[str] | None:
+    if kind != "classifier":
+        return None
+    classes = num_labels(model)
+    labels = [str(i) for i in range(classes)] if labels is None else [str(label) for label in labels]
+    if len(labels) != classes:
+        raise ValueError(f"{len(labels)} labels given for a classifier with {classes} classes; "
+                         f"pass {classes} labels (--labels a,b,...).")
+    if any(not label or "\n" in label for label in labels):
+        raise ValueError(f"Labels must be non-empty single-line strings. Received: {labels}")
+    return labels
+
+
+def _check_vocab(model: keras.Model, tokenizer: AlbertTokenizer) -> None:
+    vocab = backbone_of(model).config.vocab_size
+    if tokenizer.vocab_size != vocab:
+        raise ValueError(f"The SentencePiece model has {tokenizer.vocab_size} pieces but the model's vocab_size is "
+                         f"{vocab}: pass the --spm-model the model was trained with.")
+
+
+def _replace_directory(staging: pathlib.Path, target: pathlib.Path) -> None:
+    """Renames `staging` to `target`; an existing `target` is swapped out first, then deleted."""
+    if target.exists():
+        old = pathlib.Path(tempfile.mkdtemp(prefix=f".old-{target.name}-", dir=target.parent))
+        os.replace(target, old / target.name)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, target)

@@ -1,0 +1,260 @@
+"""TFLite conversion: the on-device token-id model and the text-in model.
+
+On-device model (`convert_ids_model`): three named int32 inputs
+`input_word_ids`, `input_mask`, `input_type_ids` of fixed shape `[1, L]`
+(tensor names `serving_default_input_word_ids:0` etc.: the converter
+prefixes the signature key; MediaPipe's metadata writer matches these names),
+builtin ops only. A classifier outputs only
+`probabilities` `[1, N]` (softmax inside: MediaPipe reads one score tensor);
+span QA `start_logits`, `end_logits` `[1, L]`; a backbone `sequence_output`,
+`pooled_output`. Our layers lower to builtins: embeddings -> GATHER (+ the
+LESS/ADD/SELECT of negative-index wrapping), attention -> FULLY_CONNECTED /
+BATCH_MATMUL / SOFTMAX (no einsum), GELU tanh -> GELU, LayerNorm ->
+MEAN / SQUARED_DIFFERENCE / RSQRT.
+
+Variables are frozen into constants before conversion: converting the Keras 3
+model directly keeps resource variables (VAR_HANDLE / READ_VARIABLE), which
+full-integer calibration cannot run and quantization cannot shrink.
+
+Quantization (`--quantize`):
+* `none`: float32.
+* `fp16`: float16 weights, float32 compute (DEQUANTIZE at load).
+* `dynamic`: int8 weights, activations quantized on the fly (dynamic range).
+* `int8`: int8 weights and activations, calibrated on a representative
+  dataset of real tokenized text (`export.representative_data`); int32 ids in,
+  float32 probabilities out.
+
+Text-in model (`convert_text_model`): a string `text` input, tokenized in the
+graph by `AlbertGraphTokenizer`. It needs SELECT_TF_OPS (regex, Unicode
+decode/encode, ragged ops) and custom ops (tf-text's FastSentencepieceTokenize
+and LowerBound from `tf.searchsorted`), so it is for Linux/Python with a
+TensorFlow-Lite build that links the Flex delegate, not for phones; see
+`run_text_model` for how it is run and what is missing in the pip wheels.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterable, Mapping
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from albert_tf.backbone import INPUT_NAMES
+from export.heads import ModelKind, check_kind, check_seq_length, serving_outputs
+
+QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
+# The on-device outputs per kind: a classifier serves probabilities only.
+DEVICE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "classifier": ("probabilities",),
+    "span_qa": ("start_logits", "end_logits"),
+    "backbone": ("sequence_output", "pooled_output"),
+}
+# What the TFLite input tensors are called (checked after conversion).
+TENSOR_NAMES = {name: f"serving_default_{name}:0" for name in INPUT_NAMES}
+
+RepresentativeData = Callable[[], Iterable[Mapping[str, np.ndarray]]]
+
+
+def _frozen_signature(fn: Callable, specs: list[tf.TensorSpec], output_names: tuple[str, ...]):
+    """A concrete function with `specs` inputs and named outputs, variables frozen to constants."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    concrete = tf.function(fn, input_signature=specs, autograph=False).get_concrete_function()
+    # Keep functional (v2) control flow: the tokenizer's tf.cond would not convert once lowered.
+    frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False)
+    names = [spec.name for spec in specs]
+
+    def named(*tensors):
+        # The frozen function returns a flat list; name the outputs again for the signature.
+        results = frozen(**dict(zip(names, tensors)))
+        return dict(zip(output_names, results))
+
+    return tf.function(named, input_signature=specs, autograph=False).get_concrete_function()
+
+
+def convert_ids_model(
+    model: keras.Model,
+    seq_length: int = 128,
+    quantize: str = "none",
+    representative_data: RepresentativeData | None = None,
+    kind: ModelKind | None = None,
+) -> bytes:
+    """The on-device `.tflite` (token ids in, builtin ops only) as bytes.
+
+    Args:
+        model: an AlbertClassifier, AlbertSpanQA or AlbertBackbone.
+        seq_length: the fixed sequence length L of the `[1, L]` inputs.
+        quantize: one of `QUANTIZATIONS`.
+        representative_data: for `int8`, a callable yielding input dicts
+            (`export.representative_data.representative_dataset`).
+        kind: the expected model kind (None: detect it).
+
+    Raises:
+        ValueError: an unknown quantization, int8 without data, a bad
+            sequence length or kind, or a converted model with non-builtin ops.
+    """
+    kind = check_kind(model, kind)
+    check_seq_length(model, seq_length)
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"Unknown --quantize {quantize!r}; choose one of {list(QUANTIZATIONS)}.")
+    if quantize == "int8" and representative_data is None:
+        raise ValueError("--quantize int8 needs representative data: pass --representative-data TEXT_OR_TSV.")
+    output_names = DEVICE_OUTPUTS[kind]
+    specs = [tf.TensorSpec([1, seq_length], tf.int32, name=name) for name in INPUT_NAMES]
+
+    def forward(input_word_ids, input_mask, input_type_ids):
+        inputs = {"input_word_ids": input_word_ids, "input_mask": input_mask, "input_type_ids": input_type_ids}
+        outputs = serving_outputs(model, kind, inputs)
+        return [outputs[name] for name in output_names]
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [_frozen_signature(forward, specs, output_names)], tf.Module())  # a trackable: keeps the signature
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        converter.representative_dataset = lambda: ({k: np.asarray(v) for k, v in x.items()}
+                                                    for x in representative_data())
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    flatbuffer = converter.convert()
+    names = sorted(input_tensor_names(flatbuffer))
+    if names != sorted(TENSOR_NAMES.values()):
+        raise RuntimeError(f"Converted input tensors are named {names}, expected {sorted(TENSOR_NAMES.values())}.")
+    others = non_builtin_ops(flatbuffer)
+    if others:
+        raise ValueError(f"The converted on-device model uses non-builtin ops {others}; it would not run on LiteRT.")
+    return flatbuffer
+
+
+def convert_text_model(
+    model: keras.Model,
+    spm_model: str | os.PathLike | bytes,
+    seq_length: int = 128,
+    kind: ModelKind | None = None,
+    lower_case: bool = True,
+    strip_accents: bool = True,
+    split_digit_comma: bool = True,
+) -> bytes:
+    """The text-in `.tflite`: input `text` string `[batch]`, outputs as the SavedModel's `serve_text`.
+
+    Converted with SELECT_TF_OPS and custom ops allowed; see the module
+    docstring for where it runs.
+    """
+    from albert_tf.graph_tokenizer import AlbertGraphTokenizer
+    from export.bundle import check_spm_model
+
+    kind = check_kind(model, kind)
+    check_seq_length(model, seq_length)
+    tokenizer = AlbertGraphTokenizer(check_spm_model(spm_model), lower_case, strip_accents, split_digit_comma)
+    output_names = DEVICE_OUTPUTS[kind]
+
+    def forward(text):
+        packed = tokenizer.pack_inputs(tokenizer.tokenize(text), max_seq_length=seq_length)
+        outputs = serving_outputs(model, kind, packed)
+        return [outputs[name] for name in output_names]
+
+    specs = [tf.TensorSpec([None], tf.string, name="text")]
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [_frozen_signature(forward, specs, output_names)], tf.Module())  # a trackable: keeps the signature
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    converter.allow_custom_ops = True
+    return converter.convert()
+
+
+# ------------------------------------------------------------ inspection
+def op_names(flatbuffer: bytes) -> list[str]:
+    """Sorted names of the operator codes a `.tflite` uses (custom ops by their custom name)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    builtin_names = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    names = set()
+    for index in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(index)
+        # Codes above 127 live in `builtin_code`; older files only set the deprecated byte.
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            names.add(code.CustomCode().decode("utf-8"))
+        else:
+            names.add(builtin_names[builtin])
+    return sorted(names)
+
+
+def input_tensor_names(flatbuffer: bytes) -> list[str]:
+    """Names of the input tensors of the first subgraph, in input order."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    graph = schema.Model.GetRootAs(flatbuffer, 0).Subgraphs(0)
+    return [graph.Tensors(graph.Inputs(i)).Name().decode("utf-8") for i in range(graph.InputsLength())]
+
+
+def non_builtin_ops(flatbuffer: bytes) -> list[str]:
+    """Custom and Flex (SELECT_TF_OPS) ops in a `.tflite`: what stock LiteRT on a phone cannot run."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    builtin = {name for name in vars(schema.BuiltinOperator) if not name.startswith("_")} - {"CUSTOM"}
+    return [name for name in op_names(flatbuffer) if name not in builtin]
+
+
+# --------------------------------------------------------------- running
+def make_interpreter(model: bytes | str | os.PathLike, num_threads: int | None = None):
+    """An `ai_edge_litert` interpreter (the runtime Android uses) for an on-device model."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    if isinstance(model, (bytes, bytearray)):
+        return Interpreter(model_content=bytes(model), num_threads=num_threads)
+    return Interpreter(model_path=os.fspath(model), num_threads=num_threads)
+
+
+def run_ids_model(interpreter: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs an on-device model row by row (it takes batch 1) and stacks the outputs."""
+    runner = interpreter.get_signature_runner("serving_default")
+    rows = len(next(iter(inputs.values())))
+    results: dict[str, list[np.ndarray]] = {}
+    for row in range(rows):
+        out = runner(**{name: np.asarray(inputs[name][row:row + 1], np.int32) for name in INPUT_NAMES})
+        for name, value in out.items():
+            results.setdefault(name, []).append(value[0])
+    return {name: np.stack(values) for name, values in results.items()}
+
+
+def run_text_model(model: bytes | str | os.PathLike, texts: list[str]) -> dict[str, np.ndarray]:
+    """Runs the text-in model: LiteRT with tf-text's custom ops and the Flex delegate.
+
+    How it is run with ai_edge_litert::
+
+        import tensorflow_text as tf_text
+        from ai_edge_litert.interpreter import InterpreterWithCustomOps, load_delegate
+        interpreter = InterpreterWithCustomOps(
+            model_path="model_text.tflite",
+            custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
+            experimental_delegates=[load_delegate("libtensorflowlite_flex.so")])
+        interpreter.get_signature_runner()(text=np.array(["a great film"]))
+
+    Neither the tensorflow 2.20 nor the ai-edge-litert 2.3 wheel ships the Flex
+    delegate (`libtensorflowlite_flex.so` is built from TensorFlow sources with
+    `bazel build -c opt //tensorflow/lite/delegates/flex:tensorflowlite_flex`;
+    set ALBERT_TFLITE_FLEX_DELEGATE to its path). Raises RuntimeError naming
+    the missing piece when it is absent.
+    """
+    import tensorflow_text as tf_text
+    from ai_edge_litert.interpreter import InterpreterWithCustomOps, load_delegate
+
+    delegate_path = os.environ.get("ALBERT_TFLITE_FLEX_DELEGATE")
+    if not delegate_path:
+        raise RuntimeError(
+            "The text-in TFLite model needs the Flex delegate (SELECT_TF_OPS), which the pip wheels do not "
+            "ship: build libtensorflowlite_flex.so from TensorFlow sources and set ALBERT_TFLITE_FLEX_DELEGATE, "
+            "or use the SavedModel's serve_text signature."
+        )
+    kwargs: dict[str, Any] = dict(custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
+                                  experimental_delegates=[load_delegate(delegate_path)])
+    if isinstance(model, (bytes, bytearray)):
+        interpreter = InterpreterWithCustomOps(model_content=bytes(model), **kwargs)
+    else:
+        interpreter = InterpreterWithCustomOps(model_path=os.fspath(model), **kwargs)
+    return interpreter.get_signature_runner()(text=np.asarray(texts, dtype=object))
