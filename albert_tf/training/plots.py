@@ -10,7 +10,8 @@ from albert_tf.io_utils import atomic_write_bytes
 
 def plot_training_curves(metrics_csv: str, output_png: str, steps_per_row: int,
                          title: str = "ALBERT pretraining") -> str:
-    """Plots loss (left) and MLM / SOP accuracy (right) against the step.
+    """Plots loss (left) and MLM / SOP accuracy (right) against the step,
+    with the held-out curves (dashed) when the run evaluated `--eval-records`.
 
     Args:
         metrics_csv: a Keras `CSVLogger` file (one row per checkpoint interval).
@@ -40,20 +41,27 @@ def plot_training_curves(metrics_csv: str, output_png: str, steps_per_row: int,
     def column(name):
         return [float(row[name]) for row in rows]
 
+    def held_out(name):
+        values = [row.get(f"val_{name}", "NA") for row in rows]
+        return None if any(value in ("", "NA", None) for value in values) else [float(v) for v in values]
+
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    left.plot(steps, column("mlm_loss"), label="MLM loss")
-    left.plot(steps, column("sop_loss"), label="SOP loss")
+    for axis, names in ((left, ("mlm_loss", "sop_loss")), (right, ("mlm_accuracy", "sop_accuracy"))):
+        for name in names:
+            label = name.replace("mlm_", "MLM ").replace("sop_", "SOP ")
+            (line,) = axis.plot(steps, column(name), label=f"{label} (train)")
+            values = held_out(name)
+            if values is not None:
+                axis.plot(steps, values, linestyle="--", color=line.get_color(), label=f"{label} (held out)")
     left.set_xlabel("step")
     left.set_ylabel("cross-entropy")
-    left.legend()
+    left.legend(fontsize="small")
     left.grid(alpha=0.3)
-    right.plot(steps, column("mlm_accuracy"), label="MLM accuracy")
-    right.plot(steps, column("sop_accuracy"), label="SOP accuracy")
     right.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="SOP chance")
     right.set_xlabel("step")
     right.set_ylabel("accuracy")
     right.set_ylim(0, 1)
-    right.legend()
+    right.legend(fontsize="small")
     right.grid(alpha=0.3)
     figure.suptitle(title)
     figure.tight_layout()
