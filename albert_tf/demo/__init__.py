@@ -1,0 +1,1 @@
+"""`albert demo`: from a fresh clone to a pretrained, fine-tuned, exported ALBERT."""
