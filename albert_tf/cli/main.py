@@ -6,10 +6,10 @@ import argparse
 import sys
 from typing import Sequence
 
-from albert_tf.cli import create_data, pretrain, summary, train_spm
+from albert_tf.cli import convert, create_data, demo, distill, export, finetune, pretrain, summary, train_spm
 
 # Each module exposes `add_parser(subparsers)` and `run(args) -> int`.
-SUBCOMMANDS = (summary, train_spm, create_data, pretrain)
+SUBCOMMANDS = (demo, summary, train_spm, create_data, pretrain, finetune, distill, convert, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -195,8 +195,8 @@ def run_finetuning(settings: FinetuneSettings) -> FinetuneResult:
         "settings": _settings_record(settings),
     }
     if is_chief(strategy):
-        _save_atomically(model, os.path.join(settings.output_dir, "model.keras"))
-        _save_atomically(backbone, os.path.join(settings.output_dir, "backbone.keras"))
+        save_model_atomically(model, os.path.join(settings.output_dir, "model.keras"))
+        save_model_atomically(backbone, os.path.join(settings.output_dir, "backbone.keras"))
         backbone.config.to_json_file(os.path.join(settings.output_dir, "albert_config.json"))
         atomic_write_text(os.path.join(settings.output_dir, RESULTS_FILE), json.dumps(results, indent=2) + "\n")
     return FinetuneResult(results, settings.output_dir)
@@ -205,12 +205,19 @@ def run_finetuning(settings: FinetuneSettings) -> FinetuneResult:
 def _load_backbone(settings: FinetuneSettings) -> AlbertBackbone:
     if settings.init_checkpoint is None:
         return AlbertBackbone(settings.config)
+    return load_backbone_checkpoint(settings.init_checkpoint)
+
+
+def load_backbone_checkpoint(path: str, option: str = "--init-checkpoint") -> AlbertBackbone:
+    """The `AlbertBackbone` in the `.keras` file `path`: a backbone, or any model with a `backbone`.
+
+    `option` names the command-line flag in error messages.
+    """
     import albert_tf.pretrainer  # noqa: F401  (registers AlbertPretrainer for loading)
     import albert_tf.tasks  # noqa: F401
 
-    path = settings.init_checkpoint
     if not os.path.isfile(path):
-        raise ValueError(f"--init-checkpoint not found: {path}")
+        raise ValueError(f"{option} not found: {path}")
     loaded = keras.saving.load_model(path, compile=False)
     if isinstance(loaded, AlbertBackbone):
         return loaded
@@ -237,7 +244,8 @@ def _settings_record(settings: FinetuneSettings) -> dict[str, Any]:
     return record
 
 
-def _save_atomically(model: keras.Model, path: str) -> None:
+def save_model_atomically(model: keras.Model, path: str) -> None:
+    """Saves `model` to the `.keras` file `path` through a temporary file and a rename."""
     # Keras writes .keras files in place; write beside the target, then rename.
     with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as scratch:
         temporary = os.path.join(scratch, os.path.basename(path))

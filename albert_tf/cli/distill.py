@@ -1,0 +1,121 @@
+"""`albert distill`: train a small ALBERT classifier from a fine-tuned teacher (knowledge distillation)."""
+
+from __future__ import annotations
+
+import argparse
+
+from albert_tf.cli.finetune import TASKS
+
+
+def add_parser(subparsers) -> None:
+    from albert_tf.training.pretraining import DTYPES
+    from albert_tf.training.strategy import STRATEGY_NAMES
+
+    parser = subparsers.add_parser(
+        "distill",
+        help="distil a fine-tuned classifier into a smaller student (GLUE, csv/tsv classification/regression)",
+        description=(
+            "Trains a student AlbertClassifier (--student-config from scratch, or --student-init backbone) "
+            "from a fine-tuned teacher (--teacher model.keras from `albert finetune`) on the teacher's task: "
+            "loss = alpha * hard-label CE + (1 - alpha) * T^2 * soft-target CE (MSE for regression), plus the "
+            "optional TinyBERT hidden-state and attention-map losses. Data layouts and metrics are those of "
+            "`albert finetune`; only classification/regression tasks are supported (not SQuAD or RACE). "
+            "Writes OUTPUT_DIR/student.keras, student_backbone.keras, albert_config.json and "
+            "eval_results.json (student and teacher dev metrics, both models' parameter counts and "
+            ".keras sizes); with --cache-teacher-logits also teacher_logits.npy (+ .json fingerprint), "
+            "reused by a rerun on the same data and teacher."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--task", required=True, choices=TASKS,
+                        help="classification/regression tasks only (squad1, squad2 and race are refused)")
+    parser.add_argument("--data-dir", required=True, help="the task's data folder")
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--spm-model", required=True, help="SentencePiece model of the teacher's vocabulary")
+    parser.add_argument("--teacher", required=True, help="the fine-tuned teacher: a .keras AlbertClassifier")
+    student = parser.add_mutually_exclusive_group(required=True)
+    student.add_argument("--student-config", default=None,
+                         help="preset name (tiny, base, ...) or config JSON: the student, from scratch")
+    student.add_argument("--student-init", default=None,
+                         help="a .keras backbone (or a model with a backbone) to start the student from")
+    parser.add_argument("--temperature", type=float, default=2.0, help="softmax temperature of the soft targets")
+    parser.add_argument("--alpha", type=float, default=0.5,
+                        help="weight of the hard-label loss; 1 - alpha weighs the soft targets")
+    parser.add_argument("--hidden-state-weight", type=float, default=0.0,
+                        help="weight of the TinyBERT hidden-state MSE (0 = off; runs the teacher every step)")
+    parser.add_argument("--attention-weight", type=float, default=0.0,
+                        help="weight of the TinyBERT attention-map loss (0 = off; runs the teacher every step)")
+    parser.add_argument("--attention-loss", choices=("mse", "kl"), default="mse")
+    parser.add_argument("--cache-teacher-logits", action="store_true",
+                        help="run the teacher once over the training set; keep its logits in "
+                             "OUTPUT_DIR/teacher_logits.npy and reuse them when data and teacher are unchanged")
+    parser.add_argument("--transfer-examples", type=int, default=0,
+                        help="N more train rows after the first --max-train-examples, used without their labels "
+                             "(the teacher's soft targets, and its prediction as the hard label)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--learning-rate", type=float, default=5e-5, help="peak AdamW learning rate")
+    parser.add_argument("--warmup-proportion", type=float, default=0.1)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--dropout", type=float, default=0.1, help="the student's dropout before its head")
+    parser.add_argument("--batch-size", type=int, default=32, help="global training batch")
+    parser.add_argument("--eval-batch-size", type=int, default=None, help="default: --batch-size")
+    parser.add_argument("--max-seq-length", type=int, default=None, help="default: 128")
+    parser.add_argument("--max-train-examples", type=int, default=None,
+                        help="use the first N labelled train rows (small runs)")
+    parser.add_argument("--max-eval-examples", type=int, default=None, help="evaluate the first N per split")
+    parser.add_argument("--text-column", default=None, help="csv/tsv: header of the text")
+    parser.add_argument("--text-pair-column", default=None, help="csv/tsv: header of the second text")
+    parser.add_argument("--label-column", default=None, help="csv/tsv: header of the label")
+    parser.add_argument("--labels", default=None,
+                        help="csv/tsv: comma-separated labels in class order (default: sorted train labels)")
+    parser.add_argument("--strategy", choices=STRATEGY_NAMES, default="auto",
+                        help="multi_worker reads TF_CONFIG; tpu takes --tpu")
+    parser.add_argument("--tpu", default=None, help="TPU name or address (\"\" on a TPU VM)")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="the student's dtype policy")
+    parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--cpu-devices", type=int, default=1,
+                        help="split the CPU into N logical devices (to try MirroredStrategy without GPUs)")
+    parser.add_argument("--no-progress", action="store_true", help="one log line per epoch")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from albert_tf.config import AlbertConfig
+    from albert_tf.distillation.runner import DistillSettings, run_distillation
+    from albert_tf.finetuning.runner import RESULTS_FILE
+    from albert_tf.presets import PRESETS
+    from albert_tf.training.strategy import split_cpu
+
+    split_cpu(args.cpu_devices)
+    config = None
+    if args.student_config is not None:
+        name = args.student_config.removeprefix("albert_")
+        config = (AlbertConfig.from_preset(name) if name in PRESETS
+                  else AlbertConfig.from_json_file(args.student_config))
+    labels = tuple(label.strip() for label in args.labels.split(",")) if args.labels else None
+    settings = DistillSettings(
+        task=args.task, data_dir=args.data_dir, output_dir=args.output_dir, spm_model=args.spm_model,
+        teacher=args.teacher, student_config=config, student_init=args.student_init,
+        temperature=args.temperature, alpha=args.alpha, hidden_state_weight=args.hidden_state_weight,
+        attention_weight=args.attention_weight, attention_loss=args.attention_loss,
+        cache_teacher_logits=args.cache_teacher_logits, transfer_examples=args.transfer_examples,
+        epochs=args.epochs, learning_rate=args.learning_rate, warmup_proportion=args.warmup_proportion,
+        batch_size=args.batch_size, eval_batch_size=args.eval_batch_size, max_seq_length=args.max_seq_length,
+        max_train_examples=args.max_train_examples, max_eval_examples=args.max_eval_examples,
+        weight_decay=args.weight_decay, dropout=args.dropout, text_column=args.text_column,
+        text_pair_column=args.text_pair_column, label_column=args.label_column, labels=labels,
+        strategy=args.strategy, tpu=args.tpu, dtype=args.dtype, jit_compile=args.jit_compile, seed=args.seed,
+        progress=not args.no_progress,
+    )
+    result = run_distillation(settings)
+    for role, metrics in (("student", result.metrics), ("teacher", result.teacher_metrics)):
+        for split, scores in metrics.items():
+            shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items() if isinstance(value, float))
+            print(f"{role} {split}: {shown}")
+    sizes = result.results.get("models", {})
+    if "student" in sizes:
+        print(f"parameters: teacher {sizes['teacher']['parameters']:,}, student {sizes['student']['parameters']:,} "
+              f"({sizes['compression']['parameters']:.1f}x smaller)")
+    print(f"results written to {result.output_dir}/{RESULTS_FILE}")
+    return 0

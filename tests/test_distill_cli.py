@@ -1,0 +1,114 @@
+"""`albert distill` end to end on a small synthetic csv task: outputs and sizes, the teacher-logits
+cache (reused, then invalidated), and bad inputs as one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import keras
+import pytest
+
+from albert_tf import AlbertBackbone, AlbertConfig
+from albert_tf.cli.main import main
+from albert_tf.tasks import AlbertClassifier
+from conftest import SHARED_DATA, TINY_FIELDS
+
+SPM_MODEL = SHARED_DATA / "albert" / "spiece.model"
+pytestmark = pytest.mark.skipif(not SPM_MODEL.exists(), reason="needs ../shared/data/albert/spiece.model")
+
+TEACHER_FIELDS = dict(TINY_FIELDS, vocab_size=30000, num_hidden_layers=2)
+STUDENT_FIELDS = dict(TEACHER_FIELDS, embedding_size=8, hidden_size=16, num_hidden_layers=1,
+                      num_attention_heads=2, intermediate_size=32)
+GOOD, BAD = ("great", "fun", "lovely", "superb", "moving"), ("dull", "awful", "boring", "weak", "tedious")
+
+
+def write_csv_task(folder, train_rows: int = 240, dev_rows: int = 40) -> None:
+    """`review,stars` csv files whose label follows the sentiment words in the text."""
+    rng = random.Random(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", train_rows), ("dev", dev_rows)):
+        lines = ["review,stars"]
+        for _ in range(count):
+            positive = rng.random() < 0.5
+            words = rng.sample(GOOD if positive else BAD, 2) + rng.sample(("film", "plot", "cast", "story"), 2)
+            rng.shuffle(words)
+            lines.append(f'"a {", ".join(words)} one",{"pos" if positive else "neg"}')
+        (folder / f"{split}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """The csv task, a (random-weight) teacher classifier, a student config and a non-classifier .keras."""
+    root = tmp_path_factory.mktemp("distill")
+    write_csv_task(root / "data")
+    keras.utils.set_random_seed(7)
+    AlbertClassifier(AlbertBackbone(AlbertConfig(**TEACHER_FIELDS)), num_classes=2).save(root / "teacher.keras")
+    AlbertBackbone(AlbertConfig(**TEACHER_FIELDS)).save(root / "backbone.keras")
+    (root / "student.json").write_text(json.dumps(STUDENT_FIELDS))
+    (root / "student_small_vocab.json").write_text(json.dumps(dict(STUDENT_FIELDS, vocab_size=100)))
+    return root
+
+
+def distill(workspace, output, *extra, teacher="teacher.keras", student="student.json") -> int:
+    return main(["distill", "--task", "csv", "--data-dir", str(workspace / "data"), "--output-dir", str(output),
+                 "--spm-model", str(SPM_MODEL), "--teacher", str(workspace / teacher),
+                 "--student-config", str(workspace / student), "--text-column", "review", "--label-column", "stars",
+                 "--max-seq-length", "16", "--batch-size", "16", "--epochs", "1", "--learning-rate", "1e-3",
+                 "--temperature", "2", "--alpha", "0.5", "--no-progress", *map(str, extra)])
+
+
+def test_distill_writes_student_results_and_sizes_and_reuses_the_logits_cache(workspace, capsys):
+    out = workspace / "run"
+    assert distill(workspace, out, "--cache-teacher-logits") == 0
+    printed = capsys.readouterr().out
+    assert "cached teacher logits for 240 training rows" in printed and "student dev: accuracy" in printed
+
+    results = json.loads((out / "eval_results.json").read_text())
+    assert results["task"] == "csv" and results["num_train_examples"] == 240
+    assert 0.0 <= results["metrics"]["dev"]["accuracy"] <= 1.0
+    assert 0.0 <= results["teacher_metrics"]["dev"]["accuracy"] <= 1.0
+    teacher, student = results["models"]["teacher"], results["models"]["student"]
+    assert teacher["parameters"] > student["parameters"] > 0
+    assert student["weights_bytes"] == 4 * student["parameters"]  # float32
+    assert results["models"]["compression"]["parameters"] == teacher["parameters"] / student["parameters"]
+    assert teacher["keras_bytes"] == (workspace / "teacher.keras").stat().st_size
+    assert student["keras_bytes"] == (out / "student.keras").stat().st_size
+    assert results["teacher_logits_cache"] == "computed"
+    # A plain AlbertClassifier (what `albert export` takes) and its backbone.
+    loaded = keras.saving.load_model(out / "student.keras")
+    assert type(loaded) is AlbertClassifier and loaded.count_params() == student["parameters"]
+    assert loaded.backbone.config.hidden_size == STUDENT_FIELDS["hidden_size"]
+    assert isinstance(keras.saving.load_model(out / "student_backbone.keras"), AlbertBackbone)
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp")]
+
+    # Rerun: the cache is reused (file untouched) and training starts from the same loss.
+    cache = out / "teacher_logits.npy"
+    stamp = cache.stat().st_mtime_ns
+    assert distill(workspace, out, "--cache-teacher-logits") == 0
+    assert "reusing cached teacher logits" in capsys.readouterr().out
+    rerun = json.loads((out / "eval_results.json").read_text())
+    assert rerun["teacher_logits_cache"] == "reused" and cache.stat().st_mtime_ns == stamp
+    assert rerun["first_step_loss"] == pytest.approx(results["first_step_loss"], rel=1e-5)
+
+    # Different training data: the cache no longer matches and is rebuilt.
+    assert distill(workspace, out, "--cache-teacher-logits", "--max-train-examples", "200") == 0
+    assert "is stale (the training data or the teacher changed); recomputing" in capsys.readouterr().out
+    assert json.loads((out / "eval_results.json").read_text())["teacher_logits_cache"] == "computed"
+
+
+@pytest.mark.parametrize("case, message", [
+    ({"teacher": "backbone.keras"}, "holds a model of type AlbertBackbone, not an AlbertClassifier"),
+    ({"teacher": "student.json"}, "could not be loaded as a .keras model"),
+    ({"student": "student_small_vocab.json"}, "has vocab_size 100 but the teacher has 30000"),
+    ({"task": "squad2"}, "distillation supports only the classification/regression tasks"),
+])
+def test_bad_inputs_are_one_line_errors(workspace, capsys, case, message):
+    out = workspace / "bad"
+    case = dict(case)
+    task = case.pop("task", None)
+    arguments = ["--task", task] if task else []  # argparse keeps the last --task
+    assert distill(workspace, out, *arguments, **case) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("albert distill: error: ") and message in err[-1], err
+    assert not out.exists()
