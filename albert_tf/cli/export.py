@@ -71,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     elif "int8" in args.quantize:
         raise ValueError("--quantize int8 needs --representative-data (a text file or a GLUE .tsv of real "
                          "sentences, e.g. SST-2 dev.tsv).")
-    model = keras.saving.load_model(args.model)
+    if not pathlib.Path(args.model).is_file():
+        raise ValueError(f"Model file not found: {args.model} (a .keras file from albert finetune, pretrain or convert).")
+    # compile=False: the optimizer a fine-tuned model was saved with plays no part in serving.
+    model = keras.saving.load_model(args.model, compile=False)
     output = pathlib.Path(args.output_dir)
     if not args.no_saved_model:
         path = export_saved_model(model, output / "saved_model", args.spm_model, args.seq_length,
