@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import keras
 from keras import ops
@@ -14,8 +15,34 @@ INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 
 # Added to attention scores at padding positions. Finite (as in the original
 # code) so that a fully padded row stays a uniform softmax instead of NaN, and
-# representable in float16.
+# representable in float16. Read when a backbone is built (the functional
+# graph keeps the constant); see `attention_padding_score`.
 _PADDING_SCORE = -10000.0
+
+
+@contextlib.contextmanager
+def attention_padding_score(score: float) -> Iterator[None]:
+    """Backbones built inside this block add `score` (not -10000) at padding positions.
+
+    For graphs that are quantized with one int8 range per tensor (TFLite
+    full-integer export, `export.tflite`): the range of the biased attention
+    scores then spans about `score` instead of -10000, which keeps the real
+    scores distinguishable. Any `score` at least ~30 below the real scores gives
+    the same float outputs. Not thread-safe: it sets a module-level constant
+    while the block runs.
+
+    Raises:
+        ValueError: `score` is not a finite negative number.
+    """
+    global _PADDING_SCORE
+    score = float(score)
+    if not -1e30 < score < 0:
+        raise ValueError(f"The attention padding score must be a finite negative number. Received: {score}")
+    previous, _PADDING_SCORE = _PADDING_SCORE, score
+    try:
+        yield
+    finally:
+        _PADDING_SCORE = previous
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")

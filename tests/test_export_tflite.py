@@ -10,8 +10,9 @@ from export.bundle import MODEL_FILES
 from export.tflite import make_interpreter, non_builtin_ops, op_names, run_ids_model, run_text_model
 
 # Max |probability - Keras fp32| on the golden texts, measured (tiny SST-2
-# classifier, L=32): fp32 6e-8, fp16 1.3e-4, dynamic 1.2e-3, full int8 0.35.
-BOUNDS = {"none": 1e-4, "fp16": 2e-3, "dynamic": 2e-2}
+# classifier, L=32): fp32 6e-8, fp16 1.3e-4, dynamic 1.2e-3, full int8 7.2e-3
+# (0.35 before the int8 graph got a padding score of -50 instead of -10000).
+BOUNDS = {"none": 1e-4, "fp16": 2e-3, "dynamic": 2e-2, "int8": 5e-2}
 
 
 def _golden_inputs(golden):
@@ -35,11 +36,6 @@ def test_tflite_matches_keras(quantize):
     diff = float(np.max(np.abs(got - expected)))
     agreement = float(np.mean(got.argmax(-1) == expected.argmax(-1)))
     print(f"{quantize}: max |p - keras| = {diff:.2e}, golden argmax agreement {agreement:.0%}")
-    if quantize == "int8":
-        # Full-integer quantization of the whole encoder (padding bias -1e4 and
-        # LayerNorm in int8) is lossy on this tiny model: documented, not hidden.
-        assert diff < 0.5
-        return
     assert diff < BOUNDS[quantize]
     assert agreement == 1.0
 
