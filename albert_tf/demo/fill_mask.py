@@ -25,18 +25,24 @@ class FillMaskExample:
 
 
 def _maskable_position(tokenizer: AlbertTokenizer, ids: list[int]) -> int | None:
-    """A whole word of one piece (4+ letters) near the middle, so one [MASK] hides exactly it."""
+    """A whole word of one piece near the middle, so one [MASK] hides exactly
+    it. Any word, frequent ones included, as in MLM training's masking."""
     candidates = []
     for index, token in enumerate(ids):
         piece = tokenizer.id_to_piece(token)
         next_starts_word = index + 1 == len(ids) or tokenizer.id_to_piece(ids[index + 1]).startswith(_WORD_START)
         word = piece.removeprefix(_WORD_START)
-        if piece.startswith(_WORD_START) and next_starts_word and word.isalpha() and len(word) >= 4:
+        if piece.startswith(_WORD_START) and next_starts_word and word.isalpha():
             candidates.append(index)
     if not candidates:
         return None
     middle = len(ids) / 2
     return min(candidates, key=lambda index: abs(index - middle))
+
+
+def _readable(piece: str) -> str:
+    # The bare word-start piece would print as nothing.
+    return piece.removeprefix(_WORD_START) or _WORD_START
 
 
 def fill_mask(pretrainer, tokenizer: AlbertTokenizer, sentences: list[str], seq_length: int,
@@ -59,8 +65,7 @@ def fill_mask(pretrainer, tokenizer: AlbertTokenizer, sentences: list[str], seq_
         probabilities = np.exp(logits - logits.max())
         probabilities /= probabilities.sum()
         best = np.argsort(-probabilities)[:top_k]
-        predictions = tuple((tokenizer.id_to_piece(int(i)).removeprefix(_WORD_START), float(probabilities[i]))
-                            for i in best)
+        predictions = tuple((_readable(tokenizer.id_to_piece(int(i))), float(probabilities[i])) for i in best)
         words = tokenizer.decode(ids[:position]), tokenizer.decode(ids[position + 1:])
         examples.append(FillMaskExample(f"{words[0]} [MASK] {words[1]}".strip(), answer, predictions))
         if len(examples) == max_examples:

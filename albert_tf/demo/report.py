@@ -50,7 +50,8 @@ def write_report(path: pathlib.Path, settings, split, records: dict, pretraining
         lines.append("")
     else:
         lines += ["## Fill-mask (held-out sentences)", "",
-                  f"Top-1 accuracy on one masked word in each of {task['scored']} held-out sentences: "
+                  f"Top-1 accuracy on one masked word (the one-piece word nearest the middle) in each of "
+                  f"{task['scored']} held-out sentences: "
                   f"{task['hit_rate']:.1%}. The first five:", "",
                   "| sentence | answer | model's top 3 |", "|---|---|---|"]
         for example in task["examples"]:
