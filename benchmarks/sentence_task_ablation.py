@@ -51,11 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def load_config(name: str):
-    from albert_tf import AlbertConfig
-    from albert_tf.presets import PRESETS
+    from albert_tf.presets import load_config as load
 
-    short = name.removeprefix("albert_")
-    return AlbertConfig.from_preset(short) if short in PRESETS else AlbertConfig.from_json_file(name)
+    return load(name)
 
 
 def pretrain(args: argparse.Namespace, run: str, config) -> str:

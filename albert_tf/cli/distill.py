@@ -81,18 +81,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from albert_tf.config import AlbertConfig
     from albert_tf.distillation.runner import DistillSettings, run_distillation
     from albert_tf.finetuning.runner import RESULTS_FILE
-    from albert_tf.presets import PRESETS
+    from albert_tf.presets import load_config
     from albert_tf.training.strategy import split_cpu
 
     split_cpu(args.cpu_devices)
-    config = None
-    if args.student_config is not None:
-        name = args.student_config.removeprefix("albert_")
-        config = (AlbertConfig.from_preset(name) if name in PRESETS
-                  else AlbertConfig.from_json_file(args.student_config))
+    config = load_config(args.student_config) if args.student_config is not None else None
     labels = tuple(label.strip() for label in args.labels.split(",")) if args.labels else None
     settings = DistillSettings(
         task=args.task, data_dir=args.data_dir, output_dir=args.output_dir, spm_model=args.spm_model,

@@ -54,14 +54,12 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from albert_tf.config import AlbertConfig
-    from albert_tf.presets import PRESETS
+    from albert_tf.presets import load_config
     from albert_tf.training.pretraining import PretrainingSettings, run_pretraining
     from albert_tf.training.strategy import split_cpu
 
     split_cpu(args.cpu_devices)
-    name = args.config.removeprefix("albert_")
-    config = AlbertConfig.from_preset(name) if name in PRESETS else AlbertConfig.from_json_file(args.config)
+    config = load_config(args.config)
     settings = PretrainingSettings(
         config=config, records=tuple(args.records), output_dir=args.output_dir, batch_size=args.batch_size,
         train_steps=args.train_steps, steps_per_checkpoint=args.steps_per_checkpoint,

@@ -35,7 +35,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from albert_tf import AlbertBackbone, AlbertConfig
+    from albert_tf import AlbertBackbone
+    from albert_tf.presets import load_config
 
     names = args.configs or list(PRESETS)
     header = f"{'config':<28} {'L':>3} {'G':>2} {'H':>5} {'E':>4} {'heads':>5} {'FFN':>6} {'V':>6} {'parameters':>13} {'reference':>13}"
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     print("-" * len(header))
     for name in names:
         short = name.removeprefix("albert_")
-        config = AlbertConfig.from_preset(short) if short in PRESETS else AlbertConfig.from_json_file(name)
+        config = load_config(name)
         backbone = AlbertBackbone(config)
         count = backbone.count_params()
         reference = REFERENCE_PARAMETERS.get(short)
