@@ -44,7 +44,15 @@ def normalize_text(text: str, lower_case: bool = True, strip_accents: bool = Tru
     Returns:
         The normalized text.
     """
-    text = " ".join(text.strip().split())
+    return fold_characters(" ".join(text.strip().split()), lower_case, strip_accents)
+
+
+def fold_characters(text: str, lower_case: bool = True, strip_accents: bool = True) -> str:
+    """Steps 2-4 of ALBERT's preprocessing (quotes, accents, case); whitespace is left as it is.
+
+    `normalize_text` is whitespace collapse followed by this. The text-in
+    TFLite export folds this part into a SentencePiece normalizer.
+    """
     text = text.replace("``", '"').replace("''", '"')
     # ASCII is its own NFKD and has no combining marks; skipping the per-character
     # pass keeps long English text cheap.
