@@ -33,10 +33,8 @@ the two round differently. A 20k-word string differed in a handful of words
 (same text, other split). Model inputs (<= 512 tokens) are far below that.
 
 Export: the layer runs in a SavedModel (`tensorflow_text` must be imported
-to load it). A TFLite conversion needs SELECT_TF_OPS (regex, UnicodeDecode /
-Encode, ragged ops) and custom ops (FastSentencepieceTokenize, and
-LowerBound for `tf.searchsorted`, which has no Flex kernel): stock LiteRT
-cannot run it; on-device models take token ids.
+to load it). TFLite has no kernels for its string and ragged ops; the
+text-in TFLite model uses `export.lite_text_tokenizer` instead.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 * `export.saved_model.export_saved_model`: TF Serving SavedModel (`<base>/<version>/`)
   with `serving_default` (token ids) and `serve_text` / `serve_text_pair` (raw strings).
 * `export.tflite.convert_ids_model`: on-device `.tflite` (ids in, builtin ops only;
-  `none`, `fp16`, `dynamic`, `int8` quantization); `convert_text_model`: text in (Flex).
+  `none`, `fp16`, `dynamic`, `int8` quantization); `convert_text_model`: text in
+  (builtins + tf-text's tokenizer op; `run_text_model` runs it).
 * `export.metadata.add_classifier_metadata`: MediaPipe Tasks `TextClassifier` metadata.
 * `export.bundle.export_bundle`: the edge bundle directory (models, spm model and
   vocabulary, labels, manifest.json, golden.json).

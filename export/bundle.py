@@ -5,7 +5,7 @@ Directory contents:
 * `model_fp32.tflite`, `model_fp16.tflite`, `model_dynamic_int8.tflite`,
   `model_int8.tflite` (those asked for): on-device models, token ids in,
   builtin ops only; classifiers carry MediaPipe TextClassifier metadata.
-* `model_text.tflite` (optional): text in, Flex + tf-text custom ops (Linux/Python).
+* `model_text.tflite` (optional): text in, builtins + tf-text's tokenizer op (Linux/Python).
 * `spm.model`: the SentencePiece model.
 * `spm_vocab.tsv`: `piece<TAB>score<TAB>type` per line, in id order (line k is
   id k); type is NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED or BYTE. No header.
@@ -149,7 +149,7 @@ def export_bundle(
     from export.metadata import add_classifier_metadata
     from export.representative_data import representative_dataset
     from export.tflite import convert_ids_model, convert_text_model, make_interpreter, non_builtin_ops, \
-        op_names, run_ids_model
+        op_names, run_ids_model, run_text_model
 
     kind = check_kind(model, kind)
     check_seq_length(model, seq_length)
@@ -215,11 +215,17 @@ def export_bundle(
         if text_model:
             flatbuffer = convert_text_model(model, spm_bytes, seq_length, kind)
             (staging / TEXT_MODEL_FILE).write_bytes(flatbuffer)
+            outputs = run_text_model(flatbuffer, [e["text"] for e in golden["examples"]])
+            diff = max(float(np.max(np.abs(outputs[name].reshape(len(golden["examples"]), -1)
+                                           - np.asarray([e[name] for e in golden["examples"]]))))
+                       for name in golden_outputs)
+            golden["tolerance"][TEXT_MODEL_FILE] = max(_TOLERANCE_FLOOR["none"], float(f"{2 * diff:.2g}"))
             models.append({
                 "file": TEXT_MODEL_FILE, "input": "text", "quantization": "none", "ops": op_names(flatbuffer),
                 "builtin_ops_only": False, "requires": non_builtin_ops(flatbuffer), "metadata": None,
-                "note": "Linux/Python: LiteRT with the Flex delegate and tf-text custom ops "
-                        "(export.tflite.run_text_model); not for phones.",
+                "max_abs_diff_vs_keras": diff,
+                "note": "Linux/Python: ai_edge_litert with tensorflow-text's op registrar "
+                        "(export.tflite.run_text_model); phones take the token-id models.",
             })
         (staging / "golden.json").write_text(json.dumps(golden, indent=1, ensure_ascii=False) + "\n",
                                              encoding="utf-8")

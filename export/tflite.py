@@ -34,12 +34,11 @@ Quantization (`--quantize`):
   key out-scores the best real key: 0.3 measured), so the int8 model is
   still compared with the unchanged Keras model.
 
-Text-in model (`convert_text_model`): a string `text` input, tokenized in the
-graph by `AlbertGraphTokenizer`. It needs SELECT_TF_OPS (regex, Unicode
-decode/encode, ragged ops) and custom ops (tf-text's FastSentencepieceTokenize
-and LowerBound from `tf.searchsorted`), so it is for Linux/Python with a
-TensorFlow-Lite build that links the Flex delegate, not for phones; see
-`run_text_model` for how it is run and what is missing in the pip wheels.
+Text-in model (`convert_text_model`): a string `text` input `[batch]`,
+tokenized in the graph by `export.lite_text_tokenizer.LiteTextTokenizer`:
+builtin ops plus one tf-text custom op (FastSentencepieceTokenize), no Flex.
+It runs in `ai_edge_litert` with tf-text's op registrar (`run_text_model`),
+on Linux/Python; phones take the token-id model and tokenize in app code.
 """
 
 from __future__ import annotations
@@ -169,28 +168,33 @@ def convert_text_model(
 ) -> bytes:
     """The text-in `.tflite`: input `text` string `[batch]`, outputs as the SavedModel's `serve_text`.
 
-    Converted with SELECT_TF_OPS and custom ops allowed; see the module
-    docstring for where it runs.
+    Raises:
+        ValueError: a bad sequence length or kind, or a converted graph with
+            ops other than builtins and `TEXT_MODEL_CUSTOM_OPS`.
     """
-    from albert_tf.graph_tokenizer import AlbertGraphTokenizer
     from export.bundle import check_spm_model
+    from export.lite_text_tokenizer import TEXT_MODEL_CUSTOM_OPS, LiteTextTokenizer
 
     kind = check_kind(model, kind)
     check_seq_length(model, seq_length)
-    tokenizer = AlbertGraphTokenizer(check_spm_model(spm_model), lower_case, strip_accents, split_digit_comma)
+    tokenizer = LiteTextTokenizer(check_spm_model(spm_model), seq_length, lower_case, strip_accents,
+                                  split_digit_comma)
     output_names = DEVICE_OUTPUTS[kind]
 
     def forward(text):
-        packed = tokenizer.pack_inputs(tokenizer.tokenize(text), max_seq_length=seq_length)
-        outputs = serving_outputs(model, kind, packed)
+        outputs = serving_outputs(model, kind, tokenizer(text))
         return [outputs[name] for name in output_names]
 
     specs = [tf.TensorSpec([None], tf.string, name="text")]
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [_frozen_signature(forward, specs, output_names)], tf.Module())  # a trackable: keeps the signature
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
-    converter.allow_custom_ops = True
-    return converter.convert()
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.allow_custom_ops = True  # FastSentencepieceTokenize, kernel from tf-text's registrar
+    flatbuffer = converter.convert()
+    unexpected = sorted(set(non_builtin_ops(flatbuffer)) - TEXT_MODEL_CUSTOM_OPS)
+    if unexpected:
+        raise ValueError(f"The text-in model uses ops {unexpected} that LiteRT with tf-text's registrar cannot run.")
+    return flatbuffer
 
 
 # ------------------------------------------------------------ inspection
@@ -250,37 +254,26 @@ def run_ids_model(interpreter: Any, inputs: Mapping[str, np.ndarray]) -> dict[st
     return {name: np.stack(values) for name, values in results.items()}
 
 
-def run_text_model(model: bytes | str | os.PathLike, texts: list[str]) -> dict[str, np.ndarray]:
-    """Runs the text-in model: LiteRT with tf-text's custom ops and the Flex delegate.
+def run_text_model(model: bytes | str | os.PathLike, texts: list[str],
+                   num_threads: int | None = None) -> dict[str, np.ndarray]:
+    """Runs the text-in model in `ai_edge_litert` on a batch of strings.
 
-    How it is run with ai_edge_litert::
+    The tokenizer op's kernel comes from tensorflow-text (its
+    `tflite_registrar`), which must be importable; no Flex delegate is used.
+    The same from plain ai_edge_litert::
 
         import tensorflow_text as tf_text
-        from ai_edge_litert.interpreter import InterpreterWithCustomOps, load_delegate
+        from ai_edge_litert.interpreter import InterpreterWithCustomOps
         interpreter = InterpreterWithCustomOps(
             model_path="model_text.tflite",
-            custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
-            experimental_delegates=[load_delegate("libtensorflowlite_flex.so")])
+            custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS)
         interpreter.get_signature_runner()(text=np.array(["a great film"]))
-
-    Neither the tensorflow 2.20 nor the ai-edge-litert 2.3 wheel ships the Flex
-    delegate (`libtensorflowlite_flex.so` is built from TensorFlow sources with
-    `bazel build -c opt //tensorflow/lite/delegates/flex:tensorflowlite_flex`;
-    set ALBERT_TFLITE_FLEX_DELEGATE to its path). Raises RuntimeError naming
-    the missing piece when it is absent.
     """
     import tensorflow_text as tf_text
-    from ai_edge_litert.interpreter import InterpreterWithCustomOps, load_delegate
+    from ai_edge_litert.interpreter import InterpreterWithCustomOps
 
-    delegate_path = os.environ.get("ALBERT_TFLITE_FLEX_DELEGATE")
-    if not delegate_path:
-        raise RuntimeError(
-            "The text-in TFLite model needs the Flex delegate (SELECT_TF_OPS), which the pip wheels do not "
-            "ship: build libtensorflowlite_flex.so from TensorFlow sources and set ALBERT_TFLITE_FLEX_DELEGATE, "
-            "or use the SavedModel's serve_text signature."
-        )
     kwargs: dict[str, Any] = dict(custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
-                                  experimental_delegates=[load_delegate(delegate_path)])
+                                  num_threads=num_threads)
     if isinstance(model, (bytes, bytearray)):
         interpreter = InterpreterWithCustomOps(model_content=bytes(model), **kwargs)
     else:

@@ -60,7 +60,7 @@ def test_golden_rows_reproduce_the_tokenizer_and_model():
     np.testing.assert_allclose(helpers.keras_outputs(inputs)["probabilities"],
                                [e["probabilities"] for e in golden["examples"]], atol=1e-6)
     assert set(golden["tolerance"]) == {"model_fp32.tflite", "model_fp16.tflite", "model_dynamic_int8.tflite",
-                                        "model_int8.tflite"}
+                                        "model_int8.tflite", "model_text.tflite"}
 
 
 def test_cli_export_end_to_end(tmp_path, capsys):

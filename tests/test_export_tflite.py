@@ -7,7 +7,7 @@ import pytest
 
 import export_helpers as helpers
 from export.bundle import MODEL_FILES
-from export.tflite import make_interpreter, non_builtin_ops, op_names, run_ids_model, run_text_model
+from export.tflite import make_interpreter, non_builtin_ops, op_names, run_ids_model
 
 # Max |probability - Keras fp32| on the golden texts, measured (tiny SST-2
 # classifier, L=32): fp32 6e-8, fp16 1.3e-4, dynamic 1.2e-3, full int8 7.2e-3
@@ -48,16 +48,3 @@ def test_on_device_models_use_builtin_ops_only():
         ops = op_names(flatbuffer)
         assert "SOFTMAX" in ops and "GELU" in ops and "GATHER" in ops and "FULLY_CONNECTED" in ops
         assert not any(op.startswith("Flex") for op in ops) and "CUSTOM" not in ops
-
-
-def test_text_model_needs_flex_and_custom_ops():
-    result = helpers.bundle()
-    flatbuffer = (result.directory / "model_text.tflite").read_bytes()
-    others = non_builtin_ops(flatbuffer)
-    assert any(op.startswith("Flex") for op in others)
-    assert "TFText>FastSentencepieceTokenize" in others
-    entry = next(e for e in result.manifest["models"] if e["file"] == "model_text.tflite")
-    assert entry["requires"] == others
-    # The pip wheels ship no Flex delegate: a clear error says what is missing.
-    with pytest.raises(RuntimeError, match="Flex delegate"):
-        run_text_model(flatbuffer, ["a fine film"])

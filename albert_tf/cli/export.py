@@ -35,7 +35,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--labels", default=None, help="comma-separated class names (default 0..N-1)")
     parser.add_argument("--labels-file", default=None, help="one class name per line")
     parser.add_argument("--text-model", action="store_true",
-                        help="also write model_text.tflite (text in; needs Flex + tf-text ops to run)")
+                        help="also write model_text.tflite (text in; runs in ai_edge_litert with tensorflow-text's op registrar)")
     parser.add_argument("--version", type=int, default=None, help="SavedModel version (default: next free)")
     parser.add_argument("--no-saved-model", action="store_true", help="write only the edge bundle")
     parser.add_argument("--no-bundle", action="store_true", help="write only the SavedModel")
