@@ -198,9 +198,7 @@ def export_bundle(
             file = MODEL_FILES[quantize]
             (staging / file).write_bytes(flatbuffer)
             outputs = run_ids_model(make_interpreter(flatbuffer), golden_inputs)
-            diff = max(float(np.max(np.abs(outputs[name].reshape(len(golden["examples"]), -1)
-                                           - np.asarray([e[name] for e in golden["examples"]]))))
-                       for name in golden_outputs)
+            diff = _max_diff_to_golden(outputs, golden, golden_outputs)
             golden["tolerance"][file] = max(_TOLERANCE_FLOOR[quantize], float(f"{2 * diff:.2g}"))
             entry = {
                 "file": file, "input": "ids", "quantization": quantize, "ops": op_names(flatbuffer),
@@ -216,9 +214,7 @@ def export_bundle(
             flatbuffer = convert_text_model(model, spm_bytes, seq_length, kind)
             (staging / TEXT_MODEL_FILE).write_bytes(flatbuffer)
             outputs = run_text_model(flatbuffer, [e["text"] for e in golden["examples"]])
-            diff = max(float(np.max(np.abs(outputs[name].reshape(len(golden["examples"]), -1)
-                                           - np.asarray([e[name] for e in golden["examples"]]))))
-                       for name in golden_outputs)
+            diff = _max_diff_to_golden(outputs, golden, golden_outputs)
             golden["tolerance"][TEXT_MODEL_FILE] = max(_TOLERANCE_FLOOR["none"], float(f"{2 * diff:.2g}"))
             models.append({
                 "file": TEXT_MODEL_FILE, "input": "text", "quantization": "none", "ops": op_names(flatbuffer),
@@ -237,6 +233,14 @@ def export_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return BundleResult(target, manifest, golden)
+
+
+def _max_diff_to_golden(outputs: dict[str, np.ndarray], golden: dict, names: Sequence[str]) -> float:
+    """Max |output - golden Keras output| over the golden examples and the named outputs."""
+    examples = golden["examples"]
+    return max(float(np.max(np.abs(outputs[name].reshape(len(examples), -1)
+                                   - np.asarray([e[name] for e in examples]))))
+               for name in names)
 
 
 def build_manifest(model: keras.Model, kind: str, tokenizer: AlbertTokenizer, seq_length: int,

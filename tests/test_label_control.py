@@ -32,8 +32,8 @@ def test_only_the_labels_change_and_they_are_coin_flips(tmp_path):
     assert count == len(before) == len(after) > 100
     labels_before = [e.features.feature[LABEL_FEATURE].int64_list.value[0] for e in before]
     labels_after = [e.features.feature[LABEL_FEATURE].int64_list.value[0] for e in after]
-    for old, new in zip(before, after):
-        new.features.feature[LABEL_FEATURE].int64_list.value[0] = old.features.feature[LABEL_FEATURE].int64_list.value[0]
+    for old, new, label in zip(before, after, labels_before):
+        new.features.feature[LABEL_FEATURE].int64_list.value[0] = label  # put the true label back
         assert new.SerializeToString(deterministic=True) == old.SerializeToString(deterministic=True)
     agreement = sum(a == b for a, b in zip(labels_before, labels_after)) / count
     assert set(labels_after) == {0, 1} and 0.35 < agreement < 0.65
