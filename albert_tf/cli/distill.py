@@ -8,8 +8,7 @@ from albert_tf.cli.finetune import TASKS
 
 
 def add_parser(subparsers) -> None:
-    from albert_tf.training.pretraining import DTYPES
-    from albert_tf.training.strategy import STRATEGY_NAMES
+    from albert_tf.cli.shared_arguments import add_distribution_arguments, add_table_columns_arguments
 
     parser = subparsers.add_parser(
         "distill",
@@ -63,24 +62,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-train-examples", type=int, default=None,
                         help="use the first N labelled train rows (small runs)")
     parser.add_argument("--max-eval-examples", type=int, default=None, help="evaluate the first N per split")
-    parser.add_argument("--text-column", default=None, help="csv/tsv: header of the text")
-    parser.add_argument("--text-pair-column", default=None, help="csv/tsv: header of the second text")
-    parser.add_argument("--label-column", default=None, help="csv/tsv: header of the label")
-    parser.add_argument("--labels", default=None,
-                        help="csv/tsv: comma-separated labels in class order (default: sorted train labels)")
-    parser.add_argument("--strategy", choices=STRATEGY_NAMES, default="auto",
-                        help="multi_worker reads TF_CONFIG; tpu takes --tpu")
-    parser.add_argument("--tpu", default=None, help="TPU name or address (\"\" on a TPU VM)")
-    parser.add_argument("--dtype", choices=DTYPES, default="float32", help="the student's dtype policy")
-    parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
+    add_table_columns_arguments(parser)
+    add_distribution_arguments(parser, dtype_help="the student's dtype policy")
     parser.add_argument("--seed", type=int, default=12345)
-    parser.add_argument("--cpu-devices", type=int, default=1,
-                        help="split the CPU into N logical devices (to try MirroredStrategy without GPUs)")
     parser.add_argument("--no-progress", action="store_true", help="one log line per epoch")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from albert_tf.cli.shared_arguments import parse_labels
     from albert_tf.distillation.runner import DistillSettings, run_distillation
     from albert_tf.finetuning.runner import RESULTS_FILE
     from albert_tf.presets import load_config
@@ -88,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     split_cpu(args.cpu_devices)
     config = load_config(args.student_config) if args.student_config is not None else None
-    labels = tuple(label.strip() for label in args.labels.split(",")) if args.labels else None
+    labels = parse_labels(args.labels)
     settings = DistillSettings(
         task=args.task, data_dir=args.data_dir, output_dir=args.output_dir, spm_model=args.spm_model,
         teacher=args.teacher, student_config=config, student_init=args.student_init,

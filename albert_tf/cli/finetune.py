@@ -8,8 +8,7 @@ TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "
 
 
 def add_parser(subparsers) -> None:
-    from albert_tf.training.pretraining import DTYPES
-    from albert_tf.training.strategy import STRATEGY_NAMES
+    from albert_tf.cli.shared_arguments import add_distribution_arguments, add_table_columns_arguments
 
     parser = subparsers.add_parser(
         "finetune",
@@ -47,32 +46,23 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-qa-length", type=int, default=128, help="RACE question+option tokens kept")
     parser.add_argument("--max-train-examples", type=int, default=None, help="use the first N (small runs)")
     parser.add_argument("--max-eval-examples", type=int, default=None, help="evaluate the first N per split")
-    parser.add_argument("--text-column", default=None, help="csv/tsv: header of the text")
-    parser.add_argument("--text-pair-column", default=None, help="csv/tsv: header of the second text")
-    parser.add_argument("--label-column", default=None, help="csv/tsv: header of the label")
-    parser.add_argument("--labels", default=None,
-                        help="csv/tsv: comma-separated labels in class order (default: sorted train labels)")
-    parser.add_argument("--strategy", choices=STRATEGY_NAMES, default="auto",
-                        help="multi_worker reads TF_CONFIG; tpu takes --tpu")
-    parser.add_argument("--tpu", default=None, help="TPU name or address (\"\" on a TPU VM)")
-    parser.add_argument("--dtype", choices=DTYPES, default="float32")
-    parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
+    add_table_columns_arguments(parser)
+    add_distribution_arguments(parser)
     parser.add_argument("--seed", type=int, default=12345)
-    parser.add_argument("--cpu-devices", type=int, default=1,
-                        help="split the CPU into N logical devices (to try MirroredStrategy without GPUs)")
     parser.add_argument("--no-progress", action="store_true", help="one log line per epoch")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from albert_tf.finetuning import FinetuneSettings, run_finetuning
+    from albert_tf.cli.shared_arguments import parse_labels
     from albert_tf.finetuning.runner import RESULTS_FILE
     from albert_tf.presets import load_config
     from albert_tf.training.strategy import split_cpu
 
     split_cpu(args.cpu_devices)
     config = load_config(args.config) if args.config is not None else None
-    labels = tuple(label.strip() for label in args.labels.split(",")) if args.labels else None
+    labels = parse_labels(args.labels)
     settings = FinetuneSettings(
         task=args.task, data_dir=args.data_dir, output_dir=args.output_dir, spm_model=args.spm_model,
         config=config, init_checkpoint=args.init_checkpoint, epochs=args.epochs, learning_rate=args.learning_rate,

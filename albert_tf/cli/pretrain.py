@@ -6,8 +6,7 @@ import argparse
 
 
 def add_parser(subparsers) -> None:
-    from albert_tf.training.pretraining import DTYPES
-    from albert_tf.training.strategy import STRATEGY_NAMES
+    from albert_tf.cli.shared_arguments import add_distribution_arguments
 
     parser = subparsers.add_parser(
         "pretrain",
@@ -34,11 +33,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--warmup-steps", type=int, default=None, help="default: 2.5%% of --train-steps")
     parser.add_argument("--optimizer", choices=("lamb", "adamw"), default="lamb")
     parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--strategy", choices=STRATEGY_NAMES, default="auto",
-                        help="multi_worker reads TF_CONFIG; tpu takes --tpu")
-    parser.add_argument("--tpu", default=None, help="TPU name or address (\"\" on a TPU VM)")
-    parser.add_argument("--dtype", choices=DTYPES, default="float32")
-    parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
+    add_distribution_arguments(parser)
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--gradient-accumulation-steps", type=int, default=1)
     parser.add_argument("--seed", type=int, default=12345)
@@ -47,8 +42,6 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--sentence-loss-weight", type=float, default=1.0,
                         help="weight of the sentence-task loss (SOP or NSP, as the records hold); "
                              "0 trains the masked LM alone")
-    parser.add_argument("--cpu-devices", type=int, default=1,
-                        help="split the CPU into N logical devices (to try MirroredStrategy without GPUs)")
     parser.add_argument("--no-progress", action="store_true", help="one log line per checkpoint interval")
     parser.set_defaults(run=run)
 
