@@ -25,7 +25,7 @@ def attention_padding_score(score: float) -> Iterator[None]:
     """Backbones built inside this block add `score` (not -10000) at padding positions.
 
     For graphs that are quantized with one int8 range per tensor (TFLite
-    full-integer export, `export.tflite`): the range of the biased attention
+    full-integer export, `albert_tf.export.tflite`): the range of the biased attention
     scores then spans about `score` instead of -10000, which keeps the real
     scores distinguishable. Any `score` at least ~30 below the real scores gives
     the same float outputs. Not thread-safe: it sets a module-level constant

@@ -34,7 +34,7 @@ the two round differently. A 20k-word string differed in a handful of words
 
 Export: the layer runs in a SavedModel (`tensorflow_text` must be imported
 to load it). TFLite has no kernels for its string and ragged ops; the
-text-in TFLite model uses `export.lite_text_tokenizer` instead.
+text-in TFLite model uses `albert_tf.export.lite_text_tokenizer` instead.
 """
 
 from __future__ import annotations

@@ -44,8 +44,8 @@ import numpy as np  # noqa: E402
 from albert_tf import AlbertConfig, AlbertTokenizer  # noqa: E402
 from albert_tf.backbone import AlbertBackbone  # noqa: E402
 from albert_tf.tasks import AlbertClassifier  # noqa: E402
-from export.representative_data import encode_texts, read_labeled_tsv, representative_dataset  # noqa: E402
-from export.tflite import (INT8_PADDING_SCORE, QUANTIZATIONS, convert_ids_model, make_interpreter,  # noqa: E402
+from albert_tf.export.representative_data import encode_texts, read_labeled_tsv, representative_dataset  # noqa: E402
+from albert_tf.export.tflite import (INT8_PADDING_SCORE, QUANTIZATIONS, convert_ids_model, make_interpreter,  # noqa: E402
                            run_ids_model)
 
 DATA = ROOT.parent / "shared" / "data"
@@ -54,7 +54,7 @@ FINETUNE_COMMAND = (
     "albert finetune --task sst2 --data-dir /work/shared/data/glue/SST-2 --output-dir /tmp/sst2_tiny --config tiny "
     "--spm-model /work/shared/data/albert/spiece.model --max-seq-length 64 --max-train-examples 3000 --epochs 2 "
     "--learning-rate 1e-3 --batch-size 32 --no-progress")
-# Measured separately (not by this script): the experiments behind export.tflite.INT8_PADDING_SCORE.
+# Measured separately (not by this script): the experiments behind albert_tf.export.tflite.INT8_PADDING_SCORE.
 INT8_NOTES = """\
 ## Full int8: why it was lossy, and the fix
 
@@ -83,7 +83,7 @@ comparison with Keras fp32 on dev rows 200-399 (disjoint; on those rows Keras sc
   | -30 | 0.119 | 100% | 0.028 | 69.5% |
   | -20 | 0.080 | 100% | 0.020 | 69.5% |
 
-* Fix: `export.tflite.convert_ids_model(..., "int8")` converts a copy of the model whose backbone adds -50 at
+* Fix: `albert_tf.export.tflite.convert_ids_model(..., "int8")` converts a copy of the model whose backbone adds -50 at
   padding positions (`albert_tf.backbone.attention_padding_score`; the Keras model and the fp32/fp16/dynamic
   graphs keep -10000). -50 keeps a wide float margin (exp(-50) = 2e-22) for models with larger scores.
 * What is left after the fix (max |Δp| 0.027 on these rows) is spread over the graph. The largest per-op

@@ -1,21 +1,21 @@
 """Export ALBERT models for serving and the edge.
 
-* `export.saved_model.export_saved_model`: TF Serving SavedModel (`<base>/<version>/`)
+* `albert_tf.export.saved_model.export_saved_model`: TF Serving SavedModel (`<base>/<version>/`)
   with `serving_default` (token ids) and `serve_text` / `serve_text_pair` (raw strings).
-* `export.tflite.convert_ids_model`: on-device `.tflite` (ids in, builtin ops only;
+* `albert_tf.export.tflite.convert_ids_model`: on-device `.tflite` (ids in, builtin ops only;
   `none`, `fp16`, `dynamic`, `int8` quantization); `convert_text_model`: text in
   (builtins + tf-text's tokenizer op; `run_text_model` runs it).
-* `export.metadata.add_classifier_metadata`: MediaPipe Tasks `TextClassifier` metadata.
-* `export.bundle.export_bundle`: the edge bundle directory (models, spm model and
+* `albert_tf.export.metadata.add_classifier_metadata`: MediaPipe Tasks `TextClassifier` metadata.
+* `albert_tf.export.bundle.export_bundle`: the edge bundle directory (models, spm model and
   vocabulary, labels, manifest.json, golden.json).
 
 The command line is `albert export` (`albert_tf/cli/export.py`).
 """
 
-from export.bundle import BundleResult, export_bundle
-from export.heads import MODEL_KINDS, detect_kind
-from export.saved_model import export_saved_model
-from export.tflite import QUANTIZATIONS, convert_ids_model, convert_text_model, non_builtin_ops, op_names
+from albert_tf.export.bundle import BundleResult, export_bundle
+from albert_tf.export.heads import MODEL_KINDS, detect_kind
+from albert_tf.export.saved_model import export_saved_model
+from albert_tf.export.tflite import QUANTIZATIONS, convert_ids_model, convert_text_model, non_builtin_ops, op_names
 
 __all__ = [
     "BundleResult", "MODEL_KINDS", "QUANTIZATIONS", "convert_ids_model", "convert_text_model", "detect_kind",

@@ -10,7 +10,7 @@ Directory contents:
 * `spm_vocab.tsv`: `piece<TAB>score<TAB>type` per line, in id order (line k is
   id k); type is NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED or BYTE. No header.
 * `labels.txt` (classifiers): one label per line, in output order.
-* `golden.json`: see `export.golden`.
+* `golden.json`: see `albert_tf.export.golden`.
 * `manifest.json`: see `build_manifest`.
 
 The bundle is assembled in a temporary sibling directory and renamed into
@@ -34,9 +34,9 @@ import keras
 import numpy as np
 
 from albert_tf.tokenizer import AlbertTokenizer
-from export.golden import GOLDEN_TEXTS, build_golden
-from export.heads import ModelKind, backbone_of, check_kind, check_seq_length, num_labels, serving_outputs
-from export.tflite import DEVICE_OUTPUTS, QUANTIZATIONS, TENSOR_NAMES
+from albert_tf.export.golden import GOLDEN_TEXTS, build_golden
+from albert_tf.export.heads import ModelKind, backbone_of, check_kind, check_seq_length, num_labels, serving_outputs
+from albert_tf.export.tflite import DEVICE_OUTPUTS, QUANTIZATIONS, TENSOR_NAMES
 
 MANIFEST_FORMAT = "albert_tf.bundle/1"
 MODEL_FILES = {
@@ -146,9 +146,9 @@ def export_bundle(
         ValueError: bad kind, sequence length, labels, quantization or spm
             model, int8 without representative text, or an existing directory.
     """
-    from export.metadata import add_classifier_metadata
-    from export.representative_data import representative_dataset
-    from export.tflite import convert_ids_model, convert_text_model, make_interpreter, non_builtin_ops, \
+    from albert_tf.export.metadata import add_classifier_metadata
+    from albert_tf.export.representative_data import representative_dataset
+    from albert_tf.export.tflite import convert_ids_model, convert_text_model, make_interpreter, non_builtin_ops, \
         op_names, run_ids_model, run_text_model
 
     kind = check_kind(model, kind)
@@ -221,7 +221,7 @@ def export_bundle(
                 "builtin_ops_only": False, "requires": non_builtin_ops(flatbuffer), "metadata": None,
                 "max_abs_diff_vs_keras": diff,
                 "note": "Linux/Python: ai_edge_litert with tensorflow-text's op registrar "
-                        "(export.tflite.run_text_model); phones take the token-id models.",
+                        "(albert_tf.export.tflite.run_text_model); phones take the token-id models.",
             })
         (staging / "golden.json").write_text(json.dumps(golden, indent=1, ensure_ascii=False) + "\n",
                                              encoding="utf-8")

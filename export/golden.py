@@ -24,7 +24,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from albert_tf.backbone import INPUT_NAMES
-from export.mediapipe_tokenization import mediapipe_ids
+from albert_tf.export.mediapipe_tokenization import mediapipe_ids
 
 GOLDEN_FORMAT = "albert_tf.golden/1"
 

@@ -7,7 +7,7 @@ TFLite builtins (gather, where, cumsum, comparisons), so no Flex delegate is
 needed:
 
 * preprocessing: folded into the SentencePiece model's normalizer
-  (`export.folded_normalizer`);
+  (`albert_tf.export.folded_normalizer`);
 * the digit-comma re-split: a dense `[vocab, width]` table of replacement ids
   and a per-id length, applied with a gather and a boolean mask (instead of
   the ragged lookup of `albert_tf.graph_tokenizer`, whose `tf.searchsorted`
@@ -25,7 +25,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from albert_tf.tokenizer import AlbertTokenizer, _check_max_seq_length
-from export.folded_normalizer import fold_preprocessing
+from albert_tf.export.folded_normalizer import fold_preprocessing
 
 # Custom ops of the text-in model; tf-text's registrar provides their kernels.
 TEXT_MODEL_CUSTOM_OPS = frozenset({"TFText>FastSentencepieceTokenize"})

@@ -5,7 +5,7 @@ input tensors described as `ids`, `mask`, `segment_ids`, a SentencePiece
 tokenizer process unit with the spm model attached, and one float32 score
 output `[1, N]` with the labels attached as TENSOR_AXIS_LABELS. MediaPipe
 then lowercases the text, SentencePiece-encodes it (no accent stripping, no
-digit-comma split: see `export.mediapipe_tokenization`) and packs
+digit-comma split: see `albert_tf.export.mediapipe_tokenization`) and packs
 `[CLS] pieces[:L-2] [SEP]`.
 
 Written with mediapipe's own metadata writer (the maintained one; the
@@ -84,10 +84,10 @@ def add_classifier_metadata(
     description: str = "Classifies text with ALBERT. Inputs: SentencePiece ids, mask, segment ids; "
                        "output: softmax probabilities.",
 ) -> bytes:
-    """`flatbuffer` (an on-device classifier from `export.tflite`) with MediaPipe TextClassifier metadata.
+    """`flatbuffer` (an on-device classifier from `albert_tf.export.tflite`) with MediaPipe TextClassifier metadata.
 
     Args:
-        flatbuffer: the `.tflite` bytes; inputs named as `export.tflite.TENSOR_NAMES`.
+        flatbuffer: the `.tflite` bytes; inputs named as `albert_tf.export.tflite.TENSOR_NAMES`.
         spm_model_path: the SentencePiece model, attached as `spm.model`.
         labels: one name per class, in output order; attached as `labels.txt`.
         description: the model description stored in the metadata.
@@ -96,8 +96,8 @@ def add_classifier_metadata(
         ValueError: the number of labels differs from the output width, or
             the spm model is missing.
     """
-    from export.bundle import check_spm_model
-    from export.tflite import TENSOR_NAMES
+    from albert_tf.export.bundle import check_spm_model
+    from albert_tf.export.tflite import TENSOR_NAMES
 
     spm_model_path = check_spm_model(spm_model_path)
     _check_label_count(flatbuffer, labels)

@@ -14,7 +14,7 @@ Signatures:
 * `serve_text_pair`: `text`, `text_pair`, string `[batch]` each: `[CLS] a [SEP] b [SEP]`.
   (A signature cannot have an optional input, so pairs have their own.)
 
-Outputs by model kind (`export.heads`): classifier `probabilities`, `logits`;
+Outputs by model kind (`albert_tf.export.heads`): classifier `probabilities`, `logits`;
 span QA `start_logits`, `end_logits`; backbone `sequence_output`,
 `pooled_output`. The text signatures also return the packed `input_word_ids`
 and `input_mask` (to map span logits back to tokens).
@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 
 from albert_tf.backbone import INPUT_NAMES
-from export.heads import ModelKind, check_kind, check_seq_length, serving_outputs
+from albert_tf.export.heads import ModelKind, check_kind, check_seq_length, serving_outputs
 
 SIGNATURES = ("serving_default", "serve_text", "serve_text_pair")
 
@@ -125,7 +125,7 @@ def export_saved_model(
             positions, a missing spm model, or an existing version directory.
     """
     from albert_tf.graph_tokenizer import AlbertGraphTokenizer
-    from export.bundle import check_spm_model
+    from albert_tf.export.bundle import check_spm_model
 
     kind = check_kind(model, kind)
     check_seq_length(model, seq_length)

@@ -21,7 +21,7 @@ Quantization (`--quantize`):
 * `fp16`: float16 weights, float32 compute (DEQUANTIZE at load).
 * `dynamic`: int8 weights, activations quantized on the fly (dynamic range).
 * `int8`: int8 weights and activations, calibrated on a representative
-  dataset of real tokenized text (`export.representative_data`); int32 ids in,
+  dataset of real tokenized text (`albert_tf.export.representative_data`); int32 ids in,
   float32 probabilities out. This graph adds `INT8_PADDING_SCORE` (-50), not
   the backbone's -10000, to the attention scores at padding positions: the
   sum `scores + bias` (and the BATCH_MATMUL output feeding it, which the
@@ -35,7 +35,7 @@ Quantization (`--quantize`):
   still compared with the unchanged Keras model.
 
 Text-in model (`convert_text_model`): a string `text` input `[batch]`,
-tokenized in the graph by `export.lite_text_tokenizer.LiteTextTokenizer`:
+tokenized in the graph by `albert_tf.export.lite_text_tokenizer.LiteTextTokenizer`:
 builtin ops plus one tf-text custom op (FastSentencepieceTokenize), no Flex.
 It runs in `ai_edge_litert` with tf-text's op registrar (`run_text_model`),
 on Linux/Python; phones take the token-id model and tokenize in app code.
@@ -51,7 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_tf.backbone import INPUT_NAMES
-from export.heads import ModelKind, check_kind, check_seq_length, serving_outputs
+from albert_tf.export.heads import ModelKind, check_kind, check_seq_length, serving_outputs
 
 QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
 # The on-device outputs per kind: a classifier serves probabilities only.
@@ -110,7 +110,7 @@ def convert_ids_model(
         seq_length: the fixed sequence length L of the `[1, L]` inputs.
         quantize: one of `QUANTIZATIONS`.
         representative_data: for `int8`, a callable yielding input dicts
-            (`export.representative_data.representative_dataset`).
+            (`albert_tf.export.representative_data.representative_dataset`).
         kind: the expected model kind (None: detect it).
         int8_padding_score: for `int8`, the attention padding score of the
             converted graph (None: the model's own, -10000, which leaves the
@@ -172,8 +172,8 @@ def convert_text_model(
         ValueError: a bad sequence length or kind, or a converted graph with
             ops other than builtins and `TEXT_MODEL_CUSTOM_OPS`.
     """
-    from export.bundle import check_spm_model
-    from export.lite_text_tokenizer import TEXT_MODEL_CUSTOM_OPS, LiteTextTokenizer
+    from albert_tf.export.bundle import check_spm_model
+    from albert_tf.export.lite_text_tokenizer import TEXT_MODEL_CUSTOM_OPS, LiteTextTokenizer
 
     kind = check_kind(model, kind)
     check_seq_length(model, seq_length)

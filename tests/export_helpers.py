@@ -44,7 +44,7 @@ def tokenizer() -> AlbertTokenizer:
 @functools.lru_cache(maxsize=None)
 def trained_classifier() -> AlbertClassifier:
     """A tiny classifier trained ~150 steps on SST-2 train rows: enough signal for a meaningful argmax."""
-    from export.representative_data import encode_texts, read_labeled_tsv
+    from albert_tf.export.representative_data import encode_texts, read_labeled_tsv
 
     keras.utils.set_random_seed(7)
     texts, labels = read_labeled_tsv(SST2 / "train.tsv", limit=2400)
@@ -59,8 +59,8 @@ def trained_classifier() -> AlbertClassifier:
 @functools.lru_cache(maxsize=None)
 def bundle():
     """The edge bundle of `trained_classifier` with all four quantizations and the text model."""
-    from export import export_bundle
-    from export.representative_data import read_texts
+    from albert_tf.export import export_bundle
+    from albert_tf.export.representative_data import read_texts
 
     texts = read_texts(SST2 / "dev.tsv", limit=200)
     return export_bundle(trained_classifier(), SPM_MODEL, workdir() / "bundle", seq_length=SEQ_LENGTH,
@@ -70,7 +70,7 @@ def bundle():
 
 @functools.lru_cache(maxsize=None)
 def saved_model_dir() -> pathlib.Path:
-    from export import export_saved_model
+    from albert_tf.export import export_saved_model
 
     return export_saved_model(trained_classifier(), workdir() / "serving", SPM_MODEL, seq_length=SEQ_LENGTH)
 

@@ -8,7 +8,7 @@ import export_helpers as helpers
 from albert_tf import AlbertConfig
 from albert_tf.backbone import AlbertBackbone
 from albert_tf.cli.main import main
-from export import convert_ids_model, export_bundle, export_saved_model
+from albert_tf.export import convert_ids_model, export_bundle, export_saved_model
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import export_helpers as helpers
-from export.bundle import MODEL_FILES
-from export.mediapipe_tokenization import measure_disagreement, mediapipe_encode
-from export.metadata import read_metadata
-from export.representative_data import read_texts
-from export.tflite import make_interpreter, run_ids_model
+from albert_tf.export.bundle import MODEL_FILES
+from albert_tf.export.mediapipe_tokenization import measure_disagreement, mediapipe_encode
+from albert_tf.export.metadata import read_metadata
+from albert_tf.export.representative_data import read_texts
+from albert_tf.export.tflite import make_interpreter, run_ids_model
 
 # MediaPipe vs golden.json on the rows where both tokenize alike: measured
 # difference 0 for fp32 (same float kernels); allowed 1e-5.

@@ -10,8 +10,8 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the SentencePiece op the text signatures use)
 
 import export_helpers as helpers
-from export.golden import GOLDEN_TEXTS
-from export.representative_data import encode_texts
+from albert_tf.export.golden import GOLDEN_TEXTS
+from albert_tf.export.representative_data import encode_texts
 
 
 def test_versioned_layout_and_both_signatures_listed():
@@ -55,7 +55,7 @@ def test_text_pair_signature_and_edge_inputs():
 
 
 def test_next_version_is_added_beside_the_first(tmp_path):
-    from export import export_saved_model
+    from albert_tf.export import export_saved_model
 
     base = tmp_path / "serving"
     (base / "1").mkdir(parents=True)

@@ -13,10 +13,10 @@ import tensorflow_text as tf_text
 import export_helpers as helpers
 from albert_tf import AlbertTokenizer
 from albert_tf.backbone import INPUT_NAMES
-from export.bundle import TEXT_MODEL_FILE
-from export.folded_normalizer import fold_preprocessing
-from export.lite_text_tokenizer import LiteTextTokenizer
-from export.tflite import non_builtin_ops, op_names, run_text_model
+from albert_tf.export.bundle import TEXT_MODEL_FILE
+from albert_tf.export.folded_normalizer import fold_preprocessing
+from albert_tf.export.lite_text_tokenizer import LiteTextTokenizer
+from albert_tf.export.tflite import non_builtin_ops, op_names, run_text_model
 
 # Text where the preprocessing matters: LaTeX quotes, accents, case, odd
 # whitespace, decomposed Hangul, compatibility forms, digit commas.

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import export_helpers as helpers
-from export.bundle import MODEL_FILES
-from export.tflite import make_interpreter, non_builtin_ops, op_names, run_ids_model
+from albert_tf.export.bundle import MODEL_FILES
+from albert_tf.export.tflite import make_interpreter, non_builtin_ops, op_names, run_ids_model
 
 # Max |probability - Keras fp32| on the golden texts, measured (tiny SST-2
 # classifier, L=32): fp32 6e-8, fp16 1.3e-4, dynamic 1.2e-3, full int8 7.2e-3

@@ -14,11 +14,18 @@ def test_every_subpackage_is_listed_in_setup_cfg():
     listed = set(parser["options"]["packages"].split())
     found = {
         ".".join(path.parent.relative_to(ROOT).parts)
-        for top in ("albert_tf", "export")  # export/ is a top-level package
+        for path in (ROOT / "albert_tf").rglob("__init__.py")
+        if "__pycache__" not in path.parts
+    }
+    # export/ and configs/ are top-level folders installed inside albert_tf.
+    found |= {
+        "albert_tf." + ".".join(path.parent.relative_to(ROOT).parts)
+        for top in ("export", "configs")
         for path in (ROOT / top).rglob("__init__.py")
         if "__pycache__" not in path.parts
     }
     assert found <= listed, f"add to setup.cfg [options] packages: {sorted(found - listed)}"
+    assert "export" not in listed, "export/ installs as albert_tf.export, never as a top-level package"
     assert "albert_tf.configs" in listed and (ROOT / "configs" / "albert_base.json").exists()
 
 

@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
     import keras
 
     import albert_tf  # noqa: F401  (registers the layers and models for loading)
-    from export import export_bundle, export_saved_model
-    from export.bundle import check_spm_model
-    from export.representative_data import read_texts
+    from albert_tf.export import export_bundle, export_saved_model
+    from albert_tf.export.bundle import check_spm_model
+    from albert_tf.export.representative_data import read_texts
 
     if not os.path.isfile(args.model):
         raise ValueError(f"Model file {args.model} not found: pass --model path/to/model.keras.")

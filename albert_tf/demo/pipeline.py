@@ -299,9 +299,9 @@ def _export(settings: DemoSettings, run: pathlib.Path, task: dict, spm_model: st
     import numpy as np
 
     from albert_tf.tokenizer import AlbertTokenizer
-    from export.bundle import export_bundle
-    from export.saved_model import export_saved_model
-    from export.tflite import make_interpreter, run_ids_model
+    from albert_tf.export.bundle import export_bundle
+    from albert_tf.export.saved_model import export_saved_model
+    from albert_tf.export.tflite import make_interpreter, run_ids_model
 
     classifier, labels = task["classifier"], task["labels"]
     saved_model_base = run / "export" / "saved_model"
