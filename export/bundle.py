@@ -36,6 +36,7 @@ import numpy as np
 from albert_tf.tokenizer import AlbertTokenizer
 from albert_tf.export.golden import GOLDEN_TEXTS, build_golden
 from albert_tf.export.heads import ModelKind, backbone_of, check_kind, check_seq_length, num_labels, serving_outputs
+from albert_tf.export.manifest_schema import validate_manifest
 from albert_tf.export.tflite import DEVICE_OUTPUTS, QUANTIZATIONS, TENSOR_NAMES
 
 MANIFEST_FORMAT = "albert_tf.bundle/1"
@@ -226,6 +227,7 @@ def export_bundle(
         (staging / "golden.json").write_text(json.dumps(golden, indent=1, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
         manifest = build_manifest(model, kind, tokenizer, seq_length, labels, models, staging)
+        validate_manifest(manifest)  # export/schemas/bundle_manifest_v1.schema.json
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                                encoding="utf-8")
         _replace_directory(staging, target)
