@@ -3,6 +3,9 @@
 Model Garden's encoder has the same variables in the same order (it shares one
 `TransformerEncoderBlock` across depth, tanh GELU, LayerNorm epsilon 1e-12);
 its attention kernels are 3-D, [H, heads, head_size], so they are reshaped.
+Every variable is randomised first: a fresh encoder has zero biases and
+LayerNorm gamma 1 / beta 0, behind which a misrouted bias or LayerNorm would
+not change the outputs.
 """
 
 from __future__ import annotations
@@ -14,6 +17,14 @@ from albert_tf import AlbertBackbone
 from conftest import make_inputs
 
 albert_encoder = pytest.importorskip("official.nlp.modeling.networks.albert_encoder")
+
+
+def randomize(weights, seed: int) -> None:
+    """Every weight drawn at random; LayerNorm scales around 1 so the activations keep their size."""
+    rng = np.random.default_rng(seed)
+    for weight in weights:
+        values = rng.normal(0.0, 0.2, tuple(weight.shape))
+        weight.assign((values + 1.0 if "gamma" in weight.name else values).astype("float32"))
 
 
 def test_matches_model_garden_albert_encoder(tiny_config):
@@ -31,6 +42,8 @@ def test_matches_model_garden_albert_encoder(tiny_config):
         attention_dropout_rate=0.0,
         dict_outputs=True,
     )
+    randomize(reference.weights, seed=11)
+    assert all(np.ptp(weight.numpy()) > 0 for weight in reference.weights), "no constant variable left"
     backbone = AlbertBackbone(config)
     assert len(reference.weights) == len(backbone.weights)
     for ours, theirs in zip(backbone.weights, reference.weights):
