@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from typing import Sequence
 
@@ -12,11 +13,22 @@ from albert_tf.cli import convert, create_data, demo, distill, export, finetune,
 SUBCOMMANDS = (demo, summary, train_spm, create_data, pretrain, finetune, distill, convert, export)
 
 
+def _version() -> str:
+    """The installed distribution's version (the package's own when not installed)."""
+    try:
+        return importlib.metadata.version("albert-tf")
+    except importlib.metadata.PackageNotFoundError:
+        from albert_tf import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="albert",
         description="ALBERT (A Lite BERT) in TensorFlow / Keras 3. `albert COMMAND --help` describes each command.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.add_parser(subparsers)
