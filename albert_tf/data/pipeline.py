@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -11,6 +12,7 @@ import tensorflow as tf
 from albert_tf.data.create_pretraining_data import METADATA_FILE, read_metadata
 from albert_tf.data.masking import NgramMasker
 from albert_tf.data.records import LABEL_FEATURE, feature_spec
+from albert_tf.io_utils import InputFileError, first_line
 
 ShardPolicy = Literal["data", "file", "off"]
 _SHARD_POLICIES = {
@@ -32,6 +34,34 @@ def record_files(file_pattern: str | Sequence[str]) -> list[str]:
             raise ValueError(f"No record files match {pattern!r}. Create them with `albert create-data`.")
         files.extend(matches)
     return sorted(set(files))
+
+
+def find_corrupt_record_file(files: Sequence[str]) -> tuple[str, str] | None:
+    """The first of `files` that cannot be read to its end, with TF's reason; None if all read."""
+    for path in files:
+        try:
+            for _ in tf.data.TFRecordDataset(path):
+                pass
+        except (tf.errors.DataLossError, tf.errors.OutOfRangeError, tf.errors.InvalidArgumentError) as error:
+            return path, first_line(error.message)
+    return None
+
+
+@contextlib.contextmanager
+def naming_corrupt_records(files: Sequence[str]) -> Iterator[None]:
+    """Turns a `DataLossError` raised while reading `files` (which names no file) into an
+    `InputFileError` naming the damaged shard, found by reading each file once."""
+    try:
+        yield
+    except tf.errors.DataLossError as error:
+        found = find_corrupt_record_file(files)
+        if found is None:
+            raise InputFileError(f"Reading the records failed: {first_line(error.message)}") from None
+        path, reason = found
+        raise InputFileError(
+            f"Record shard {path} is truncated or corrupt ({reason}). Delete it and rerun the same "
+            "`albert create-data` command, which rewrites only the missing shards."
+        ) from None
 
 
 def pretraining_dataset(

@@ -1,19 +1,23 @@
 """A preemption-safe MLM + SOP pretraining run with Keras `fit` under `tf.distribute`.
 
 Training is cut into "epochs" of `steps_per_checkpoint` steps. At each epoch
-end `BackupAndRestore` saves the model and optimizer state; a relaunch of the
-same command restores it and continues at that step, so a killed job loses at
-most one checkpoint interval and always stops at `train_steps`. (Keras
-restores only at epoch boundaries, which is why the epochs are short.)
+end the model and optimizer state are saved (`backup/` and a rotating
+`checkpoints/ckpt-<step>.weights.h5`, each written aside and renamed); a
+relaunch of the same command restores the newest readable one and continues
+at that step, so a killed job loses at most one checkpoint interval and
+always stops at `train_steps`. A relaunch with other settings is refused
+(`run_settings.json`). Test-only kill points (`ALBERT_TF_FAULT_AFTER`, see
+`albert_tf.io_utils.fault_point`): `pretrain:backup-written`,
+`pretrain:backup-published`, `pretrain:checkpoint-written`,
+`pretrain:backbone-saved`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
-import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
@@ -21,14 +25,19 @@ import tensorflow as tf
 from albert_tf.backbone import AlbertBackbone
 from albert_tf.config import AlbertConfig
 from albert_tf.data.create_pretraining_data import METADATA_FILE, SENTENCE_TASKS, read_metadata
-from albert_tf.data.pipeline import pretraining_dataset, record_files
-from albert_tf.io_utils import atomic_write_text
+from albert_tf.data.pipeline import naming_corrupt_records, pretraining_dataset, record_files
+from albert_tf.io_utils import (atomic_write_text, exclusive_run, fault_point, load_keras_file,
+                                remove_staging_leftovers, staged_file)
 from albert_tf.pretrainer import AlbertPretrainer
-from albert_tf.training.callbacks import RotatingCheckpoints, StopOnNaN
+from albert_tf.training.callbacks import BackupCheckpoint, RotatingCheckpoints, StopOnNaN
+from albert_tf.training.resume import check_run_settings, describe_changes, restore_training_state, saved_states
 from albert_tf.training.strategy import create_strategy, is_chief, worker_id
+
+logger = logging.getLogger(__name__)
 
 DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
 BACKUP_DIR = "backup"
+CHECKPOINT_DIR = "checkpoints"
 STATE_FILE = "training_state.json"
 
 
@@ -125,8 +134,8 @@ class PretrainingResult:
     backbone_path: str | None
 
 
-def check_records(settings: PretrainingSettings) -> dict:
-    """The records' metadata, checked against the model configuration."""
+def check_records(settings: PretrainingSettings, config: AlbertConfig | None = None) -> dict:
+    """The records' metadata, checked against the model configuration (default: `settings.config`)."""
     files = record_files(list(settings.records))
     metadata_path = os.path.join(os.path.dirname(files[0]), METADATA_FILE)
     if not tf.io.gfile.exists(metadata_path):
@@ -137,7 +146,7 @@ def check_records(settings: PretrainingSettings) -> dict:
         raise ValueError(
             f"The records hold sentence_task={task!r}; this version pretrains on {list(SENTENCE_TASKS)}."
         )
-    config = settings.config
+    config = config or settings.config
     if metadata["vocab_size"] != config.vocab_size:
         raise ValueError(
             f"The records use a vocabulary of {metadata['vocab_size']} pieces but the model config has "
@@ -154,7 +163,12 @@ def check_records(settings: PretrainingSettings) -> dict:
 
 
 def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
-    """Pretrains (or resumes pretraining) and writes the backbone as `backbone.keras`."""
+    """Pretrains (or resumes pretraining) and writes the backbone as `backbone.keras`.
+
+    A relaunch with the same settings resumes from the newest readable saved
+    state and stops at `train_steps`; a relaunch with other settings is refused
+    before anything is written (see `albert_tf.training.resume`).
+    """
     strategy = create_strategy(settings.strategy, settings.tpu)  # before any other TF op
     replicas = strategy.num_replicas_in_sync
     if settings.batch_size % replicas:
@@ -167,42 +181,45 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
             f"The per-replica batch ({settings.batch_size // replicas}) is not divisible by "
             f"--gradient-accumulation-steps {settings.gradient_accumulation_steps}."
         )
-    metadata = check_records(settings)
     chief = is_chief(strategy)
     output_dir = settings.output_dir
     # Only the chief writes the shared outputs; other workers write to their own folder.
     private_dir = output_dir if chief else os.path.join(output_dir, "workers", worker_id(strategy))
+    _check_output_folder(output_dir)
     os.makedirs(private_dir, exist_ok=True)
+    with exclusive_run(private_dir, "albert pretrain"):
+        return _run_locked(settings, strategy, chief, private_dir)
+
+
+def _run_locked(settings: PretrainingSettings, strategy, chief: bool, private_dir: str) -> PretrainingResult:
+    output_dir = settings.output_dir
+    replicas = strategy.num_replicas_in_sync
+    backup_dir = os.path.join(private_dir, BACKUP_DIR)
+    checkpoint_dir = os.path.join(private_dir, CHECKPOINT_DIR)
+    for directory in (private_dir, backup_dir, checkpoint_dir):
+        remove_staging_leftovers(directory)
 
     keras.config.set_dtype_policy(settings.dtype)
     keras.utils.set_random_seed(settings.seed)
-    backup_dir = os.path.join(private_dir, BACKUP_DIR)
-    resumed_from = _backed_up_step(backup_dir, settings.steps_per_checkpoint)
-
-    dataset = pretraining_dataset(
-        list(settings.records), settings.batch_size,
-        # A resumed run reshuffles with a new seed instead of replaying the
-        # batches already seen (replaying costs a full read of them).
-        seed=settings.seed + resumed_from,
-        dynamic_masker=_dynamic_masker(metadata) if settings.dynamic_masking else None,
-    )
-
-    eval_dataset, eval_steps = None, None
-    if settings.eval_records:
-        _check_eval_records(settings, metadata)
-        eval_dataset = pretraining_dataset(list(settings.eval_records), settings.batch_size, is_training=False)
-        # Keras keeps one validation iterator across epochs: repeat the data and
-        # stop each evaluation after exactly one pass.
-        eval_steps = int(eval_dataset.reduce(0, lambda count, _: count + 1))
-        eval_dataset = eval_dataset.repeat()
-
     with strategy.scope():
         if settings.init_backbone:
-            backbone = keras.saving.load_model(settings.init_backbone)
+            backbone = load_keras_file(settings.init_backbone, "--init-backbone Keras model")
             if not isinstance(backbone, AlbertBackbone):
                 raise ValueError(f"{settings.init_backbone} holds a {type(backbone).__name__}, not an AlbertBackbone.")
         else:
             backbone = AlbertBackbone(settings.config)
+    # The shape actually trained: the loaded backbone's, whatever --config says.
+    config = backbone.config
+    if config != settings.config:
+        logger.warning("--init-backbone %s has its own shape; --config is ignored for the model: %s",
+                       settings.init_backbone, ", ".join(describe_changes(settings.config.to_dict(), config.to_dict())))
+    metadata = check_records(settings, config)
+    if settings.eval_records:
+        _check_eval_records(settings, metadata)
+    has_state = bool(saved_states(backup_dir, checkpoint_dir)) or os.path.exists(os.path.join(private_dir, STATE_FILE))
+    check_run_settings(private_dir, _recorded_settings(settings, config), has_state)
+
+    with strategy.scope():
         pretrainer = AlbertPretrainer(backbone, gradient_accumulation_steps=settings.gradient_accumulation_steps,
                                       sentence_loss_weight=settings.sentence_loss_weight)
         from albert_tf.optimization import create_optimizer
@@ -214,36 +231,70 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
         )
         pretrainer.compile(optimizer=optimizer, jit_compile=settings.jit_compile,
                            steps_per_execution=settings.steps_per_execution)
+        resumed_from, restored_path = restore_training_state(pretrainer, backup_dir, checkpoint_dir)
+    if resumed_from % settings.steps_per_checkpoint or resumed_from > settings.train_steps:
+        raise ValueError(
+            f"{restored_path} holds step {resumed_from}, which is not a checkpoint of this run "
+            f"(--steps-per-checkpoint {settings.steps_per_checkpoint}, --train-steps {settings.train_steps}); "
+            "use a new --output-dir."
+        )
+    if restored_path:
+        logger.info("resuming at step %d from %s", resumed_from, restored_path)
+
+    dataset = pretraining_dataset(
+        list(settings.records), settings.batch_size,
+        # A resumed run reshuffles with a new seed instead of replaying the
+        # batches already seen (replaying costs a full read of them).
+        seed=settings.seed + resumed_from,
+        dynamic_masker=_dynamic_masker(metadata) if settings.dynamic_masking else None,
+    )
+    all_record_files = record_files(list(settings.records) + list(settings.eval_records))
+    eval_dataset, eval_steps = None, None
+    if settings.eval_records:
+        eval_dataset = pretraining_dataset(list(settings.eval_records), settings.batch_size, is_training=False)
+        # Keras keeps one validation iterator across epochs: repeat the data and
+        # stop each evaluation after exactly one pass.
+        with naming_corrupt_records(all_record_files):
+            eval_steps = int(eval_dataset.reduce(0, lambda count, _: count + 1))
+        eval_dataset = eval_dataset.repeat()
 
     stop_on_nan = StopOnNaN()
     callbacks = [
-        keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=False),
-        RotatingCheckpoints(os.path.join(private_dir, "checkpoints"), keep=settings.keep_checkpoints),
+        BackupCheckpoint(backup_dir),
+        RotatingCheckpoints(checkpoint_dir, keep=settings.keep_checkpoints),
         keras.callbacks.CSVLogger(os.path.join(private_dir, "metrics.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(private_dir, "logs"), update_freq="epoch"),
         stop_on_nan,
     ]
-    history = pretrainer.fit(
-        dataset,
-        epochs=settings.train_steps // settings.steps_per_checkpoint,
-        steps_per_epoch=settings.steps_per_checkpoint,
-        callbacks=callbacks,
-        shuffle=False,  # the dataset shuffles itself
-        validation_data=eval_dataset,
-        validation_steps=eval_steps,
-        verbose=1 if settings.progress else 2,
-    )
+    with naming_corrupt_records(all_record_files):
+        history = pretrainer.fit(
+            dataset,
+            epochs=settings.train_steps // settings.steps_per_checkpoint,
+            initial_epoch=resumed_from // settings.steps_per_checkpoint,
+            steps_per_epoch=settings.steps_per_checkpoint,
+            callbacks=callbacks,
+            shuffle=False,  # the dataset shuffles itself
+            validation_data=eval_dataset,
+            validation_steps=eval_steps,
+            verbose=1 if settings.progress else 2,
+        )
     final_step = int(pretrainer.optimizer.iterations.numpy())
     if stop_on_nan.failed_step is not None:
         raise ValueError(f"The loss became NaN at step {stop_on_nan.failed_step}; see the message above.")
+    if final_step != settings.train_steps:
+        raise RuntimeError(f"training stopped at step {final_step} instead of {settings.train_steps}")
 
     backbone_path = None
     if chief:
+        # Each file is published by rename; training_state.json comes last and
+        # marks the set complete. A kill in between is repaired by the rerun,
+        # which restores step train_steps and writes them all again.
         backbone_path = os.path.join(output_dir, "backbone.keras")
         _save_atomically(backbone, backbone_path)
+        fault_point("pretrain:backbone-saved")
         # With its MLM and sentence heads: for fill-mask, evaluation and `albert convert --to hf`.
         _save_atomically(pretrainer, os.path.join(output_dir, "pretrainer.keras"))
-        settings.config.to_json_file(os.path.join(output_dir, "albert_config.json"))
+        config.to_json_file(os.path.join(output_dir, "albert_config.json"))
         state = {"final_step": final_step, "resumed_from_step": resumed_from,
                  "train_steps": settings.train_steps, "replicas": replicas,
                  # Old record directories predate NSP: theirs is SOP.
@@ -251,6 +302,33 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
                  "sentence_loss_weight": settings.sentence_loss_weight}
         atomic_write_text(os.path.join(output_dir, STATE_FILE), json.dumps(state, indent=2) + "\n")
     return PretrainingResult(final_step, resumed_from, dict(history.history), backbone_path)
+
+
+def _recorded_settings(settings: PretrainingSettings, config: AlbertConfig) -> dict:
+    """The settings a relaunch must keep (performance-only ones such as the strategy may change)."""
+    return {
+        "config": config.to_dict(),
+        "records": record_files(list(settings.records)),
+        "eval_records": record_files(list(settings.eval_records)) if settings.eval_records else [],
+        "init_backbone": os.path.abspath(settings.init_backbone) if settings.init_backbone else None,
+        "batch_size": settings.batch_size,
+        "train_steps": settings.train_steps,
+        "steps_per_checkpoint": settings.steps_per_checkpoint,
+        "learning_rate": settings.learning_rate,
+        "warmup_steps": settings.effective_warmup_steps,
+        "optimizer": settings.optimizer,
+        "weight_decay": settings.weight_decay,
+        "dtype": settings.dtype,
+        "gradient_accumulation_steps": settings.gradient_accumulation_steps,
+        "seed": settings.seed,
+        "dynamic_masking": settings.dynamic_masking,
+        "sentence_loss_weight": settings.sentence_loss_weight,
+    }
+
+
+def _check_output_folder(output_dir: str) -> None:
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(f"--output-dir {output_dir} is a file; give a folder (new, or a run to resume).")
 
 
 def _check_eval_records(settings: PretrainingSettings, train_metadata: dict) -> None:
@@ -279,21 +357,9 @@ def _check_eval_records(settings: PretrainingSettings, train_metadata: dict) -> 
             )
 
 
-def _backed_up_step(backup_dir: str, steps_per_checkpoint: int) -> int:
-    """The step a previous run of this command reached (0 for a new run)."""
-    path = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.exists(path):
-        return 0
-    with open(path, encoding="utf-8") as handle:
-        return int(json.load(handle)["epoch"]) * steps_per_checkpoint
-
-
 def _save_atomically(model: keras.Model, path: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    with tempfile.TemporaryDirectory(dir=directory) as scratch:
-        temporary = os.path.join(scratch, os.path.basename(path))
+    with staged_file(path) as temporary:
         model.save(temporary)
-        shutil.move(temporary, path)
 
 
 def _dynamic_masker(metadata: dict):
