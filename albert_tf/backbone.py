@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any, Iterator
 
 import keras
@@ -173,6 +174,26 @@ class AlbertBackbone(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(albert_config, **config)
+
+    # === Presets ===
+    @classmethod
+    def from_preset(cls, preset: str | os.PathLike, dtype: Any = None) -> "AlbertBackbone":
+        """The encoder of any preset folder (backbone, pretrainer or task model)."""
+        from albert_tf.preset_format import load_backbone_weights, read_preset
+
+        spec = read_preset(preset)
+        backbone = cls(spec.config, dtype=dtype)
+        load_backbone_weights(backbone, spec)
+        return backbone
+
+    def save_to_preset(self, preset: str | os.PathLike, spm_model: str | os.PathLike | bytes | None = None,
+                       sequence_length: int = 128, provenance: dict[str, Any] | None = None,
+                       overwrite: bool = False) -> None:
+        """Writes the encoder with its SentencePiece model (`spm_model`, a path or bytes) as a preset folder."""
+        from albert_tf.preset_format import save_model_preset, tokenizer_proto_of
+
+        save_model_preset(preset, self, self, "backbone", tokenizer_proto=tokenizer_proto_of(spm_model),
+                          sequence_length=sequence_length, provenance=provenance, overwrite=overwrite)
 
 
 def _transformer_stack(config: AlbertConfig, dtype_policy) -> tuple[

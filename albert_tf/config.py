@@ -15,9 +15,11 @@ word "gelu" means different functions in the two source dialects.
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import json
 import math
 import os
+import pathlib
 from typing import Any, Literal
 
 from albert_tf.activations import ACTIVATIONS
@@ -25,6 +27,9 @@ from albert_tf.activations import ACTIVATIONS
 _FIELD_TYPES = {"int": int, "float": float, "str": str}
 
 ConfigSource = Literal["auto", "albert_tf", "google_research", "huggingface"]
+
+# The configurations bundled in configs/ (installed as albert_tf.configs).
+BUILTIN_CONFIGS = ("tiny", "base", "large", "xlarge", "xxlarge")
 
 # What the layers of one group's span of depths share (paper Table 4).
 SHARING_MODES = ("all", "attention", "ffn", "none")
@@ -338,9 +343,16 @@ class AlbertConfig:
     @classmethod
     def from_preset(cls, name: str) -> "AlbertConfig":
         """One of the bundled configs: `tiny`, `base`, `large`, `xlarge`, `xxlarge`."""
-        from albert_tf.presets import preset_path
+        return cls.from_json_file(builtin_config_path(name), source="albert_tf")
 
-        return cls.from_json_file(preset_path(name), source="albert_tf")
+
+def builtin_config_path(name: str) -> pathlib.Path:
+    """Path of the bundled `configs/albert_<name>.json`; `name` may also be `albert_<name>`."""
+    short = name.removeprefix("albert_")
+    if short not in BUILTIN_CONFIGS:
+        raise ValueError(f"Unknown ALBERT preset {name!r} (a bundled config); choose one of {list(BUILTIN_CONFIGS)}")
+    resource = importlib.resources.files("albert_tf.configs") / f"albert_{short}.json"
+    return pathlib.Path(str(resource))
 
 
 def _detect_source(values: dict[str, Any]) -> ConfigSource:

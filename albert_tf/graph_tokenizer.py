@@ -53,6 +53,9 @@ import tensorflow_text as tf_text
 
 from albert_tf.tokenizer import AlbertTokenizer, _check_max_seq_length
 
+# File name of the SentencePiece model in a saved model's or preset's assets.
+SPM_ASSET = "spiece.model"
+
 _CAPITAL_SIGMA, _FINAL_SIGMA = 0x03A3, 0x03C2
 # Character classes for the final-sigma rule of `str.lower()`.
 _OTHER, _CASED, _CASE_IGNORABLE = 0, 1, 2
@@ -66,8 +69,9 @@ class AlbertGraphTokenizer(keras.layers.Layer):
     int32 ids `[batch, (tokens)]` without special tokens (a scalar string gives
     a 1-D int32 tensor). `pack_inputs` then builds fixed-length model inputs.
     Works eagerly, inside `tf.function` and in `tf.data.Dataset.map`. The
-    SentencePiece model bytes are stored in the config, so a saved `.keras`
-    file reloads without the original `.model` file.
+    SentencePiece model is saved as a Keras asset (`spiece.model` inside the
+    `.keras` file or preset), so a saved model reloads without the original
+    `.model` file.
 
     Building the layer takes about a second the first time in a process (the
     Unicode tables are computed once from Python's `unicodedata`, then cached).
@@ -78,7 +82,8 @@ class AlbertGraphTokenizer(keras.layers.Layer):
     module docstring).
 
     Args:
-        spm_model: the SentencePiece `.model` file (path) or its bytes.
+        spm_model: the SentencePiece `.model` file (path) or its bytes; None
+            when Keras loads the layer (the model then comes from its assets).
         lower_case: lowercase, as `AlbertTokenizer`.
         strip_accents: NFKD-decompose and drop combining marks, as `AlbertTokenizer`.
         split_digit_comma: re-split pieces ending in a digit and ",", as `AlbertTokenizer`.
@@ -96,7 +101,7 @@ class AlbertGraphTokenizer(keras.layers.Layer):
 
     def __init__(
         self,
-        spm_model: str | os.PathLike | bytes,
+        spm_model: str | os.PathLike | bytes | None = None,
         lower_case: bool = True,
         strip_accents: bool = True,
         split_digit_comma: bool = True,
@@ -106,15 +111,25 @@ class AlbertGraphTokenizer(keras.layers.Layer):
         # Keras would convert string inputs to backend tensors; keep tf tensors.
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
-        if isinstance(spm_model, (bytes, bytearray)):
-            self.python_tokenizer = AlbertTokenizer.from_serialized_proto(
-                bytes(spm_model), lower_case, strip_accents, split_digit_comma
-            )
-        else:
-            self.python_tokenizer = AlbertTokenizer(spm_model, lower_case, strip_accents, split_digit_comma)
         self.lower_case = bool(lower_case)
         self.strip_accents = bool(strip_accents)
         self.split_digit_comma = bool(split_digit_comma)
+        self.python_tokenizer: AlbertTokenizer | None = None
+        if isinstance(spm_model, (bytes, bytearray)):
+            self.set_model_proto(bytes(spm_model))
+        elif spm_model is not None:
+            self.python_tokenizer = AlbertTokenizer(spm_model, lower_case, strip_accents, split_digit_comma)
+            self._build_tables()
+        self.built = True
+
+    def set_model_proto(self, proto: bytes, source: str = "<bytes>") -> None:
+        """Loads the SentencePiece model from its serialized bytes (replacing any earlier one)."""
+        self.python_tokenizer = AlbertTokenizer.from_serialized_proto(
+            proto, self.lower_case, self.strip_accents, self.split_digit_comma, source=source
+        )
+        self._build_tables()
+
+    def _build_tables(self) -> None:
         self._sentencepiece = tf_text.FastSentencepieceTokenizer(self.python_tokenizer.serialized_model_proto)
         table = self.python_tokenizer.digit_comma_table
         self._digit_comma = _RaggedMap.from_dict(table) if table else None
@@ -123,33 +138,54 @@ class AlbertGraphTokenizer(keras.layers.Layer):
         self._accents = tables["accents"] if self.strip_accents else None
         self._lower = tables["lower"] if self.lower_case else None
         self._sigma_keys, self._sigma_classes = tables["sigma"]
-        self.built = True
+
+    def _require_model(self) -> AlbertTokenizer:
+        if self.python_tokenizer is None:
+            raise ValueError(
+                f"AlbertGraphTokenizer {self.name!r} has no SentencePiece model: pass `spm_model`, or load a "
+                f"saved model or preset (the model file is stored as the asset {SPM_ASSET})."
+            )
+        return self.python_tokenizer
+
+    # --------------------------------------------------------------- assets
+    def save_assets(self, dir_path: str) -> None:
+        """Keras saving: writes the SentencePiece model as `<dir_path>/spiece.model`."""
+        with open(os.path.join(dir_path, SPM_ASSET), "wb") as stream:
+            stream.write(self._require_model().serialized_model_proto)
+
+    def load_assets(self, dir_path: str) -> None:
+        """Keras loading: reads `<dir_path>/spiece.model`."""
+        path = os.path.join(dir_path, SPM_ASSET)
+        if not os.path.isfile(path):
+            raise ValueError(f"The saved tokenizer has no {SPM_ASSET} in {dir_path}; the model file is incomplete.")
+        with open(path, "rb") as stream:
+            self.set_model_proto(stream.read(), source=path)
 
     # ------------------------------------------------------------ properties
     @property
     def vocab_size(self) -> int:
         """Number of pieces in the SentencePiece model."""
-        return self.python_tokenizer.vocab_size
+        return self._require_model().vocab_size
 
     @property
     def pad_id(self) -> int:
         """Id of `<pad>`."""
-        return self.python_tokenizer.pad_id
+        return self._require_model().pad_id
 
     @property
     def cls_id(self) -> int:
         """Id of `[CLS]`."""
-        return self.python_tokenizer.cls_id
+        return self._require_model().cls_id
 
     @property
     def sep_id(self) -> int:
         """Id of `[SEP]`."""
-        return self.python_tokenizer.sep_id
+        return self._require_model().sep_id
 
     @property
     def mask_id(self) -> int:
         """Id of `[MASK]`."""
-        return self.python_tokenizer.mask_id
+        return self._require_model().mask_id
 
     # ---------------------------------------------------------------- graph
     def call(self, inputs: tf.Tensor) -> tf.RaggedTensor | tf.Tensor:
@@ -157,6 +193,7 @@ class AlbertGraphTokenizer(keras.layers.Layer):
 
     def tokenize(self, texts: tf.Tensor) -> tf.RaggedTensor | tf.Tensor:
         """int32 ids `[batch, (tokens)]` of `texts` `[batch]` (a scalar gives `[tokens]`)."""
+        self._require_model()
         texts = _as_string_tensor(texts)
         if texts.shape.rank == 0:
             return self.tokenize(texts[tf.newaxis])[0]
@@ -168,6 +205,7 @@ class AlbertGraphTokenizer(keras.layers.Layer):
 
     def normalize(self, texts: tf.Tensor) -> tf.Tensor:
         """The preprocessing alone, in-graph (equal to `AlbertTokenizer.normalize`)."""
+        self._require_model()
         texts = _as_string_tensor(texts)
         if texts.shape.rank == 0:
             return self.normalize(texts[tf.newaxis])[0]
@@ -250,10 +288,10 @@ class AlbertGraphTokenizer(keras.layers.Layer):
 
     # --------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:
+        # The SentencePiece model is not in the config: Keras saves it as an
+        # asset (`save_assets`), inside the `.keras` file or preset folder.
         config = super().get_config()
         config.update(
-            # The model bytes, not a path: the saved layer works on another machine.
-            spm_model_base64=base64.b64encode(self.python_tokenizer.serialized_model_proto).decode("ascii"),
             lower_case=self.lower_case,
             strip_accents=self.strip_accents,
             split_digit_comma=self.split_digit_comma,
@@ -263,10 +301,9 @@ class AlbertGraphTokenizer(keras.layers.Layer):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "AlbertGraphTokenizer":
         config = dict(config)
+        # `.keras` files written before the model became an asset carry its bytes here.
         encoded = config.pop("spm_model_base64", None)
-        if encoded is None:
-            raise ValueError("AlbertGraphTokenizer config has no `spm_model_base64` (the SentencePiece model bytes).")
-        return cls(spm_model=base64.b64decode(encoded), **config)
+        return cls(spm_model=base64.b64decode(encoded) if encoded is not None else None, **config)
 
 
 # ----------------------------------------------------------------- helpers

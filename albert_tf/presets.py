@@ -1,32 +1,55 @@
-"""The bundled configurations in `configs/` (installed as `albert_tf.configs`)."""
+"""Named configurations and preset folders: what a command's `--config`, `--init` or `PRESET` names.
+
+* `load_config("tiny" | "config.json" | preset folder)`: an `AlbertConfig`.
+* `load_preset(folder)`: the model a preset holds, of the class its task kind names.
+
+The folder format itself is `albert_tf.preset_format`.
+"""
 
 from __future__ import annotations
 
-import importlib.resources
 import os
-import pathlib
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from albert_tf.config import AlbertConfig
+import keras
 
-PRESETS = ("tiny", "base", "large", "xlarge", "xxlarge")
+from albert_tf.backbone import AlbertBackbone
+from albert_tf.config import BUILTIN_CONFIGS, AlbertConfig, builtin_config_path
+from albert_tf.preset_format import is_preset, read_preset
+from albert_tf.pretrainer import AlbertPretrainer
+from albert_tf.tasks import AlbertClassifier, AlbertMultipleChoice, AlbertSpanQA, AlbertTokenClassifier
+
+# Kept for callers of the earlier names.
+PRESETS = BUILTIN_CONFIGS
+preset_path = builtin_config_path
+
+MODEL_CLASSES: dict[str, Any] = {
+    "backbone": AlbertBackbone,
+    "pretrainer": AlbertPretrainer,
+    "classifier": AlbertClassifier,
+    "span_qa": AlbertSpanQA,
+    "multiple_choice": AlbertMultipleChoice,
+    "token_classifier": AlbertTokenClassifier,
+}
 
 
-def preset_path(name: str) -> pathlib.Path:
-    """Path of `configs/albert_<name>.json`; `name` may also be `albert_<name>`."""
-    short = name.removeprefix("albert_")
-    if short not in PRESETS:
-        raise ValueError(f"Unknown ALBERT preset {name!r}; choose one of {list(PRESETS)}")
-    resource = importlib.resources.files("albert_tf.configs") / f"albert_{short}.json"
-    return pathlib.Path(str(resource))
-
-
-def load_config(name_or_path: str | os.PathLike) -> "AlbertConfig":
-    """A preset by name (`tiny`, `albert_base`, ...), else a config JSON file
-    in any dialect `AlbertConfig.from_json_file` reads."""
-    from albert_tf.config import AlbertConfig
-
+def load_config(name_or_path: str | os.PathLike) -> AlbertConfig:
+    """A bundled config by name (`tiny`, `albert_base`, ...), a preset folder's backbone config,
+    or a config JSON file in any dialect `AlbertConfig.from_json_file` reads."""
     name = os.fspath(name_or_path)
     short = name.removeprefix("albert_")
-    return AlbertConfig.from_preset(short) if short in PRESETS else AlbertConfig.from_json_file(name)
+    if short in BUILTIN_CONFIGS:
+        return AlbertConfig.from_preset(short)
+    if os.path.isdir(name):
+        return read_preset(name).config
+    return AlbertConfig.from_json_file(name)
+
+
+def load_preset(preset: str | os.PathLike, **kwargs: Any) -> keras.Model:
+    """The model in a preset folder: `AlbertBackbone`, `AlbertPretrainer` or a task model (with its
+    preprocessor and labels), chosen by the task kind in its `config.json`."""
+    spec = read_preset(preset)
+    return MODEL_CLASSES[spec.kind].from_preset(preset, **kwargs)
+
+
+__all__ = ["MODEL_CLASSES", "PRESETS", "is_preset", "load_config", "load_preset", "preset_path", "read_preset"]

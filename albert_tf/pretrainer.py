@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import keras
@@ -202,6 +203,30 @@ class AlbertPretrainer(keras.Model):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
+
+    # ----------------------------------------------------------------- presets
+    @classmethod
+    def from_preset(cls, preset: str | os.PathLike, **kwargs: Any) -> "AlbertPretrainer":
+        """The pretrainer of a pretrainer preset (heads included); from another kind, new heads."""
+        from albert_tf.preset_format import load_head_weights, read_preset
+
+        spec = read_preset(preset)
+        pretrainer = cls(AlbertBackbone.from_preset(preset), **{**spec.head, **kwargs} if spec.kind == "pretrainer"
+                         else kwargs)
+        if spec.kind == "pretrainer":
+            load_head_weights(pretrainer, pretrainer.backbone, spec.path / "head.weights.h5")
+        return pretrainer
+
+    def save_to_preset(self, preset: str | os.PathLike, spm_model: str | os.PathLike | bytes | None = None,
+                       sequence_length: int = 128, provenance: dict[str, Any] | None = None,
+                       overwrite: bool = False) -> None:
+        """Writes backbone, MLM and sentence heads and the SentencePiece model as a preset folder."""
+        from albert_tf.preset_format import save_model_preset, tokenizer_proto_of
+
+        save_model_preset(preset, self, self.backbone, "pretrainer",
+                          head={"sentence_loss_weight": self.sentence_loss_weight},
+                          tokenizer_proto=tokenizer_proto_of(spm_model), sequence_length=sequence_length,
+                          provenance=provenance, overwrite=overwrite)
 
 
 def _split_batch(features: dict[str, tf.Tensor], parts: int) -> list[dict[str, tf.Tensor]]:

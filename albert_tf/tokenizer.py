@@ -129,10 +129,13 @@ class AlbertTokenizer:
         lower_case: bool = True,
         strip_accents: bool = True,
         split_digit_comma: bool = True,
+        source: str = "<serialized SentencePiece model>",
     ) -> "AlbertTokenizer":
-        """A tokenizer from the bytes of a `.model` file (e.g. stored in a Keras config)."""
+        """A tokenizer from the bytes of a `.model` file (e.g. a saved model's asset).
+
+        `source` names the bytes' origin in error messages (a path, say)."""
         tokenizer = cls.__new__(cls)
-        tokenizer._init(bytes(proto), "<serialized SentencePiece model>", lower_case, strip_accents, split_digit_comma)
+        tokenizer._init(bytes(proto), source, lower_case, strip_accents, split_digit_comma)
         return tokenizer
 
     def _init(self, proto: bytes, source: str, lower_case: bool, strip_accents: bool, split_digit_comma: bool) -> None:

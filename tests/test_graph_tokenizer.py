@@ -195,9 +195,32 @@ def test_saved_keras_model_reloads_without_the_model_file(tmp_path, python_token
     assert restored(tf.constant(texts)).to_list() == python_tokenizer.encode_batch(texts)
     layer = restored.get_layer("tokenizer")
     assert isinstance(layer, AlbertGraphTokenizer)
-    clone = AlbertGraphTokenizer.from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
+    config = layer.get_config()
+    assert "spm_model_base64" not in config and not any(isinstance(v, bytes) for v in config.values())
+    clone = AlbertGraphTokenizer.from_config(config)
+    assert clone.get_config() == config
     assert (clone.lower_case, clone.strip_accents, clone.split_digit_comma) == (True, True, True)
+    # The model travels as the asset, not in the config.
+    with pytest.raises(ValueError, match="no SentencePiece model"):
+        clone(tf.constant(["text"]))
+    clone.load_assets(str(_asset_dir(tmp_path, layer)))
+    assert clone(tf.constant(texts)).to_list() == python_tokenizer.encode_batch(texts)
+
+
+def _asset_dir(tmp_path, layer):
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    layer.save_assets(str(folder))
+    return folder
+
+
+def test_keras_files_with_the_model_in_the_config_still_load(python_tokenizer):
+    import base64
+
+    legacy = {"name": "tokenizer", "lower_case": True, "strip_accents": True, "split_digit_comma": True,
+              "spm_model_base64": base64.b64encode(SPM.read_bytes()).decode("ascii")}
+    layer = AlbertGraphTokenizer.from_config(legacy)
+    assert layer(tf.constant(EDGE_CASES[:3])).to_list() == python_tokenizer.encode_batch(EDGE_CASES[:3])
 
 
 def test_bad_inputs(graph_tokenizer):
@@ -209,5 +232,5 @@ def test_bad_inputs(graph_tokenizer):
         graph_tokenizer(tf.constant([["a", "b"]]))
     with pytest.raises(ValueError, match="not found"):
         AlbertGraphTokenizer(SPM.parent / "missing.model")
-    with pytest.raises(ValueError, match="spm_model_base64"):
-        AlbertGraphTokenizer.from_config({"lower_case": True})
+    with pytest.raises(ValueError, match="no SentencePiece model"):
+        AlbertGraphTokenizer.from_config({"lower_case": True})(tf.constant(["a"]))

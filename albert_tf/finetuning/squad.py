@@ -205,3 +205,78 @@ class _TokenizerShim:
 
     def __init__(self, tokenizer: AlbertTokenizer):
         self.sp_model = _SpModel(spm.SentencePieceProcessor(model_proto=tokenizer.serialized_model_proto))
+
+
+def answer_spans(
+    model: Any,
+    tokenizer: AlbertTokenizer,
+    questions: Sequence[str],
+    contexts: Sequence[str],
+    max_seq_length: int = 384,
+    doc_stride: int = 128,
+    max_query_length: int = 64,
+    max_answer_length: int = 30,
+    version_2: bool = False,
+    null_score_diff_threshold: float = 0.0,
+    batch_size: int = 32,
+) -> list[dict[str, Any]]:
+    """The best answer span of each question in its context, with character offsets.
+
+    The windows are SQuAD evaluation's (`create_squad_features`); a span is
+    scored by start + end logit, must start in a window where its first
+    token has its maximal context, lie inside the context and be at most
+    `max_answer_length` tokens. Offsets are the pieces' character positions
+    in the original context, so `context[start:end] == answer`.
+    """
+    from official.nlp.data.squad_lib_sp import SquadExample
+
+    examples = [SquadExample(qas_id=str(index), question_text=question, paragraph_text=context,
+                             orig_answer_text=None, start_position=None, is_impossible=False)
+                for index, (question, context) in enumerate(zip(questions, contexts))]
+    features = create_squad_features(examples, tokenizer, max_seq_length, doc_stride, max_query_length,
+                                     description="answer windows")
+    if not features.features:
+        return [_no_answer(None) for _ in examples]
+    outputs = model.predict(features.inputs, batch_size=batch_size, verbose=0)
+    starts, ends = np.asarray(outputs["start_logits"]), np.asarray(outputs["end_logits"])
+    best: dict[int, dict[str, Any]] = {}
+    null: dict[int, float] = {}
+    for feature in features.features:
+        start_logits, end_logits = starts[feature.unique_id], ends[feature.unique_id]
+        index = feature.example_index
+        null[index] = min(null.get(index, np.inf), float(start_logits[0] + end_logits[0]))
+        ids = list(feature.input_ids)
+        offset = ids.index(tokenizer.sep_id) + 1  # the context starts after the question's [SEP]
+        length = len(feature.tok_start_to_orig_index)
+        top_starts = np.argsort(start_logits)[::-1][:20]
+        top_ends = np.argsort(end_logits)[::-1][:20]
+        for start in top_starts:
+            if not offset <= start < offset + length or not feature.token_is_max_context.get(int(start), False):
+                continue
+            for end in top_ends:
+                if not start <= end < offset + length or end - start + 1 > max_answer_length:
+                    continue
+                score = float(start_logits[start] + end_logits[end])
+                if index not in best or score > best[index]["score"]:
+                    begin = feature.tok_start_to_orig_index[start - offset]
+                    finish = feature.tok_end_to_orig_index[end - offset] + 1
+                    best[index] = {"start": int(begin), "end": int(finish), "score": score}
+    answers = []
+    for index, example in enumerate(examples):
+        found = best.get(index)
+        if found is None or (version_2 and null.get(index, np.inf) - found["score"] > null_score_diff_threshold):
+            answers.append(_no_answer(null.get(index)))
+            continue
+        context = example.paragraph_text
+        start, end = found["start"], found["end"]
+        # The pieces' spans may include the space before a word: trim it, keeping the offsets exact.
+        while start < end and context[start].isspace():
+            start += 1
+        while end > start and context[end - 1].isspace():
+            end -= 1
+        answers.append({"answer": context[start:end], "start": start, "end": end, "score": found["score"]})
+    return answers
+
+
+def _no_answer(score: float | None) -> dict[str, Any]:
+    return {"answer": "", "start": -1, "end": -1, "score": score}

@@ -5,7 +5,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from typing import Any, Sequence
+
+import numpy as np
+
 from albert_tf.backbone import INPUT_NAMES, AlbertBackbone
+from albert_tf.preprocessor import AlbertPreprocessor
 from albert_tf.tasks.task_model import TaskModel, head_initializer
 
 
@@ -53,9 +58,15 @@ class AlbertMultipleChoice(TaskModel):
         backbone: the encoder.
         num_choices: choices per example (4 for RACE).
         dropout: dropout before the scoring layer.
+        preprocessor: a text-pair preprocessor; then `predict((contexts [B],
+            choices [B, C]))` takes strings, each choice paired with its context.
+        labels: a name per choice position (e.g. "A", "B", "C", "D").
     """
 
-    def __init__(self, backbone: AlbertBackbone, num_choices: int, dropout: float = 0.1, **kwargs):
+    preset_kind = "multiple_choice"
+
+    def __init__(self, backbone: AlbertBackbone, num_choices: int, dropout: float = 0.1,
+                 preprocessor: AlbertPreprocessor | None = None, labels: Sequence[str] | None = None, **kwargs):
         if num_choices < 2:
             raise ValueError(f"`num_choices` must be >= 2. Received: num_choices={num_choices}")
         inputs = {name: keras.Input(shape=(num_choices, None), dtype="int32", name=name) for name in INPUT_NAMES}
@@ -67,4 +78,22 @@ class AlbertMultipleChoice(TaskModel):
                                     name="choice_score")(pooled)  # [B * C, 1]
         logits = SplitChoices(num_choices, name="choice_logits")(scores)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        self._store(backbone, num_choices=num_choices, dropout=dropout)
+        self._num_choices = num_choices
+        self._store(backbone, preprocessor, labels, num_choices=num_choices, dropout=dropout)
+
+    @property
+    def num_label_names(self) -> int | None:
+        return self._num_choices
+
+    def choose(self, contexts: Sequence[str], choices: Sequence[Sequence[str]],
+               batch_size: int | None = None) -> list[dict[str, Any]]:
+        """The best choice for each context (`choices[i]` holds `num_choices` strings), with probabilities."""
+        from albert_tf.tasks.classifier import softmax
+
+        if any(len(row) != self._num_choices for row in choices):
+            raise ValueError(f"Every example needs exactly {self._num_choices} choices.")
+        logits = np.asarray(self.predict((list(contexts), [list(row) for row in choices]),
+                                         batch_size=batch_size, verbose=0), np.float64)
+        names = list(self.labels) if self.labels else [str(index) for index in range(self._num_choices)]
+        return [{"choice": int(np.argmax(row)), "label": names[int(np.argmax(row))], "score": float(np.max(row)),
+                 "probabilities": dict(zip(names, map(float, row)))} for row in softmax(logits)]

@@ -1,12 +1,19 @@
-"""What every task model shares: backbone inputs, dropout, config with the backbone."""
+"""What every task model shares: backbone inputs, an optional preprocessor and label names,
+text in `fit` / `evaluate` / `predict`, and the config with the backbone."""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Sequence
 
 import keras
+import tensorflow as tf
 
 from albert_tf.backbone import INPUT_NAMES, AlbertBackbone
+from albert_tf.preprocessor import AlbertPreprocessor, is_text, split_texts
+
+# Batch size of `predict` / `evaluate` on raw strings when none is given (Keras' own default).
+DEFAULT_TEXT_BATCH = 32
 
 
 def backbone_inputs() -> dict[str, keras.KerasTensor]:
@@ -19,25 +26,174 @@ def head_initializer(backbone: AlbertBackbone) -> keras.initializers.Initializer
 
 
 class TaskModel(keras.Model):
-    """Base of the task models: stores the backbone and the head's arguments,
-    and serializes them (the backbone as a nested Keras object)."""
+    """Base of the task models: stores the backbone, the head's arguments, the
+    preprocessor and the label names, and serializes them (the backbone and
+    the preprocessor as nested Keras objects; the SentencePiece model as the
+    preprocessor's asset).
 
-    def _store(self, backbone: AlbertBackbone, **head_arguments: Any) -> None:
+    With a preprocessor, `fit`, `evaluate` and `predict` take raw strings (a
+    list, a NumPy array, a `tf.string` tensor, a pair of those for text-pair
+    tasks, or a `tf.data.Dataset` of `(text, label)`); token-id dicts work as
+    before.
+    """
+
+    # The `task` name a preset records (see `albert_tf.preset_format`).
+    preset_kind: str = ""
+
+    def _store(self, backbone: AlbertBackbone, preprocessor: AlbertPreprocessor | None = None,
+               labels: Sequence[str] | None = None, **head_arguments: Any) -> None:
         self.backbone = backbone
         self._head_arguments = head_arguments
         for name, value in head_arguments.items():
             setattr(self, name, value)
+        if preprocessor is not None and not isinstance(preprocessor, AlbertPreprocessor):
+            raise ValueError(f"`preprocessor` must be an AlbertPreprocessor. Received: {type(preprocessor).__name__}")
+        if preprocessor is not None and preprocessor.tokenizer.python_tokenizer is not None:
+            check_vocabulary(preprocessor.vocab_size, backbone.config.vocab_size)
+        self.preprocessor = preprocessor
+        self.labels = None if labels is None else [str(label) for label in labels]
+        if self.labels is not None:
+            expected = self.num_label_names
+            if expected is None or len(self.labels) != expected:
+                raise ValueError(f"{len(self.labels)} label names were given but the {type(self).__name__} head has "
+                                 f"{expected} outputs; give one name per output ({self.labels[:5]}...).")
+            if len(set(self.labels)) != len(self.labels):
+                raise ValueError(f"Label names must be distinct. Received: {self.labels}")
 
+    @property
+    def num_label_names(self) -> int | None:
+        """How many label names the head takes (None: the head has no named outputs)."""
+        return None
+
+    # ------------------------------------------------------------------ text in
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, sample_weight: Any = None,
+            validation_data: Any = None, **kwargs: Any):
+        if self._takes_text(x):
+            x = self.text_dataset(x, y, sample_weight, batch_size)
+            y = sample_weight = batch_size = None
+            if validation_data is not None and not isinstance(validation_data, tf.data.Dataset):
+                val_x, val_y, val_weight = keras.utils.unpack_x_y_sample_weight(tuple(validation_data))
+                validation_data = self.text_dataset(val_x, val_y, val_weight, kwargs.get("validation_batch_size"))
+            elif validation_data is not None:
+                validation_data = self.text_dataset(validation_data)
+        return super().fit(x=x, y=y, batch_size=batch_size, sample_weight=sample_weight,
+                           validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, sample_weight: Any = None,
+                 **kwargs: Any):
+        if self._takes_text(x):
+            x = self.text_dataset(x, y, sample_weight, batch_size)
+            y = sample_weight = batch_size = None
+        return super().evaluate(x=x, y=y, batch_size=batch_size, sample_weight=sample_weight, **kwargs)
+
+    def predict(self, x: Any, batch_size: int | None = None, **kwargs: Any):
+        if self._takes_text(x):
+            x = self.text_dataset(x, batch_size=batch_size)
+            batch_size = None
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def _takes_text(self, x: Any) -> bool:
+        if not is_text(x):
+            return False
+        if self.preprocessor is None:
+            raise ValueError(f"This {type(self).__name__} has no preprocessor, so it takes token ids, not text. Load "
+                             "it from a preset (from_preset) or pass preprocessor=AlbertPreprocessor(...).")
+        return True
+
+    def text_dataset(self, x: Any, y: Any = None, sample_weight: Any = None,
+                     batch_size: int | None = None) -> tf.data.Dataset:
+        """A batched `tf.data.Dataset` of model inputs (and targets) from raw strings."""
+        preprocessor = self.preprocessor
+        if isinstance(x, tf.data.Dataset):
+            return x.map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        texts = split_texts(x)
+        if (len(texts) == 2) != preprocessor.text_pair:
+            given = "a text pair" if len(texts) == 2 else "one text"
+            expected = "text pairs (text_a, text_b)" if preprocessor.text_pair else "one text per example"
+            raise ValueError(f"This {type(self).__name__} takes {expected}, but {given} per example was given.")
+        features = texts if len(texts) == 2 else texts[0]
+        elements = (features,) if y is None else (features, y) if sample_weight is None else (features, y, sample_weight)
+        dataset = tf.data.Dataset.from_tensor_slices(elements).batch(batch_size or DEFAULT_TEXT_BATCH)
+        return dataset.map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
-        return {
+        config = {
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             **self._head_arguments,
             "name": self.name,
             "trainable": self.trainable,
         }
+        if self.preprocessor is not None:
+            config["preprocessor"] = keras.saving.serialize_keras_object(self.preprocessor)
+        if self.labels is not None:
+            config["labels"] = list(self.labels)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        if config.get("preprocessor") is not None:
+            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
         return cls(**config)
+
+    # ------------------------------------------------------------------ presets
+    @classmethod
+    def from_preset(cls, preset: str | os.PathLike, *, sequence_length: int | None = None,
+                    text_pair: bool | None = None, dtype: Any = None, **head_arguments: Any):
+        """This task model from a preset folder.
+
+        A preset of the same task kind loads whole (head, labels and
+        tokenizer), unless `head_arguments` change the head's size. From
+        another kind (a pretrainer or backbone preset, say) the encoder and
+        tokenizer load and a new head is made from `head_arguments`
+        (e.g. `num_classes=2, labels=["negative", "positive"]`).
+
+        Args:
+            preset: the preset folder.
+            sequence_length: the preprocessor's packed length (default: the preset's).
+            text_pair: whether the model takes text pairs (default: the preset's).
+            dtype: the backbone's dtype policy.
+            **head_arguments: the head's constructor arguments.
+        """
+        from albert_tf.preset_format import HEAD_WEIGHTS, load_head_weights, make_preprocessor, read_preset
+
+        spec = read_preset(preset)
+        backbone = AlbertBackbone.from_preset(preset, dtype=dtype)
+        preprocessor = make_preprocessor(spec, sequence_length, text_pair)
+        same_kind = spec.kind == cls.preset_kind
+        arguments = {**spec.head, **head_arguments} if same_kind else dict(head_arguments)
+        load_head = same_kind and all(arguments.get(name) == spec.head.get(name) for name in _SIZE_ARGUMENTS)
+        if "labels" not in arguments and load_head:
+            arguments["labels"] = spec.labels
+        model = cls(backbone, preprocessor=preprocessor, **arguments)
+        if load_head:
+            load_head_weights(model, backbone, spec.path / HEAD_WEIGHTS)
+        return model
+
+    def save_to_preset(self, preset: str | os.PathLike, provenance: dict[str, Any] | None = None,
+                       overwrite: bool = False) -> None:
+        """Writes the model (encoder, head, tokenizer, labels, task kind) as a preset folder.
+
+        Args:
+            preset: the folder; written aside and renamed into place.
+            provenance: how the model was made (data, steps, dev metrics), recorded in config.json.
+            overwrite: replace an existing preset folder.
+        """
+        from albert_tf.preset_format import save_model_preset
+
+        save_model_preset(preset, self, self.backbone, self.preset_kind, head=self._head_arguments,
+                          labels=self.labels, preprocessor=self.preprocessor, provenance=provenance,
+                          overwrite=overwrite)
+
+
+# Head arguments that change the head's variables' shapes.
+_SIZE_ARGUMENTS = ("num_classes", "num_labels", "num_choices")
+
+
+def check_vocabulary(tokenizer_size: int, model_size: int, source: str = "the tokenizer") -> None:
+    """A tokenizer whose pieces do not fit the embedding table is a mismatch, never a silent clamp."""
+    if tokenizer_size > model_size:
+        raise ValueError(f"{source} has {tokenizer_size} pieces but the model's vocab_size is {model_size}; use the "
+                         "SentencePiece model the backbone was trained with.")

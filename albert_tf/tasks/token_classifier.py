@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import keras
 
+from typing import Any, Sequence
+
+import numpy as np
+
 from albert_tf.backbone import AlbertBackbone
+from albert_tf.preprocessor import AlbertPreprocessor
 from albert_tf.tasks.task_model import TaskModel, backbone_inputs, head_initializer
 
 
@@ -17,9 +22,14 @@ class AlbertTokenClassifier(TaskModel):
         backbone: the encoder.
         num_labels: labels per token.
         dropout: dropout before the output layer.
+        preprocessor: turns strings into the backbone's inputs (optional).
+        labels: a name per token label, in output order.
     """
 
-    def __init__(self, backbone: AlbertBackbone, num_labels: int, dropout: float = 0.1, **kwargs):
+    preset_kind = "token_classifier"
+
+    def __init__(self, backbone: AlbertBackbone, num_labels: int, dropout: float = 0.1,
+                 preprocessor: AlbertPreprocessor | None = None, labels: Sequence[str] | None = None, **kwargs):
         if num_labels < 1:
             raise ValueError(f"`num_labels` must be >= 1. Received: num_labels={num_labels}")
         inputs = backbone_inputs()
@@ -28,4 +38,25 @@ class AlbertTokenClassifier(TaskModel):
         logits = keras.layers.Dense(num_labels, kernel_initializer=head_initializer(backbone), dtype="float32",
                                     name="token_classifier")(sequence)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        self._store(backbone, num_labels=num_labels, dropout=dropout)
+        self._num_labels = num_labels
+        self._store(backbone, preprocessor, labels, num_labels=num_labels, dropout=dropout)
+
+    @property
+    def num_label_names(self) -> int | None:
+        return self._num_labels
+
+    def tag(self, texts: Any, batch_size: int | None = None) -> list[list[dict[str, Any]]]:
+        """For each text, its SentencePiece pieces with the predicted label and its probability."""
+        from albert_tf.tasks.classifier import softmax
+
+        texts = [texts] if isinstance(texts, (str, bytes)) else list(texts)
+        logits = np.asarray(self.predict(texts, batch_size=batch_size, verbose=0), np.float64)
+        names = list(self.labels) if self.labels else [str(index) for index in range(self._num_labels)]
+        tokenizer = self.preprocessor.tokenizer.python_tokenizer
+        results = []
+        for text, row in zip(texts, softmax(logits)):
+            pieces = tokenizer.tokenize(text)[: self.preprocessor.sequence_length - 2]
+            # Position 0 is [CLS]: piece k sits at position k + 1.
+            results.append([{"piece": piece, "label": names[int(np.argmax(row[k + 1]))],
+                             "score": float(np.max(row[k + 1]))} for k, piece in enumerate(pieces)])
+        return results
