@@ -21,5 +21,5 @@ dependencyResolutionManagement {
 }
 
 rootProject.name = "albert-android-demo"
-include(":app")  // the Compose app (MediaPipe TextClassifier + LiteRT)
+include(":app")  // the Compose app (LiteRT on ids from :core)
 include(":core") // pure Kotlin/JVM: tokenizer, input builder, post-processing, manifest reader

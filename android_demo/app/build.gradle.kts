@@ -52,8 +52,8 @@ dependencies {
     implementation(libs.kotlinx.coroutines.android)
     debugImplementation(libs.androidx.compose.ui.tooling)
 
-    implementation(libs.mediapipe.tasks.text) // TextClassifier (sentiment)
-    implementation(libs.litert)               // Interpreter (question answering)
+    // Both screens: LiteRT's Interpreter on ids from the Kotlin tokenizer (:core).
+    implementation(libs.litert)
 }
 
 // ---------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // Pure Kotlin/JVM module (no Android dependency): tokenizer, BERT inputs,
-// softmax/top-k, QA span decoding, manifest.json reader. The app depends on it.
+// softmax/top-k, QA span decoding, manifest.json reader (Gson). The app depends on it.
 plugins {
     alias(libs.plugins.kotlin.jvm)
 }
@@ -8,16 +8,19 @@ kotlin {
     jvmToolchain(17)
 }
 
-// The tests are a self-contained runner (src/test/kotlin/.../CoreTests.kt, no JUnit) fed
-// with golden files from tools/make_golden.py; run_jvm_tests.sh builds and runs them
-// without Gradle (that is what CI does). From Gradle:
+dependencies {
+    implementation(libs.gson)
+    testImplementation(libs.junit)
+}
+
+// JUnit 4 tests. The golden and manifest tests read files made outside Gradle, named by
+// Gradle properties (without them those tests are skipped):
 //   python core/tools/make_golden.py --spm_model spiece.model --out /tmp/golden
-//   ./gradlew :core:goldenTest -Palbert.goldenDir=/tmp/golden
-val goldenTest by tasks.registering(JavaExec::class) {
-    group = "verification"
-    description = "Runs the core's golden tests against files from tools/make_golden.py."
-    classpath = sourceSets["test"].runtimeClasspath
-    mainClass.set("org.alberttf.core.CoreTestsKt")
-    val dir = providers.gradleProperty("albert.goldenDir")
-    args(dir.orElse("missing: pass -Palbert.goldenDir=DIR").get())
+//   ./gradlew :core:test -Palbert.goldenDir=/tmp/golden -Palbert.bundles=/path/to/bundle
+// run_jvm_tests.sh does all of this without Gradle (that is what CI runs).
+tasks.test {
+    for (name in listOf("albert.goldenDir", "albert.bundles")) {
+        providers.gradleProperty(name).orNull?.let { systemProperty(name, rootProject.file(it).path) }
+    }
+    testLogging { events("passed", "skipped", "failed"); showStandardStreams = true }
 }

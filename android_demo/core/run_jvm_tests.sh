@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# Compiles and runs the JVM tests of android_demo/core without Gradle or the Android SDK.
+# Compiles and runs the JUnit tests of android_demo/core without Gradle or the Android SDK.
 #
 #   android_demo/core/run_jvm_tests.sh            (from anywhere)
 #
 # 1. java: uses `java` from PATH/JAVA_HOME; if there is none, installs Debian's
 #    default-jdk-headless with apt-get (as root, or with passwordless sudo).
-#    Exits 77 ("skipped") when no Java can be found or installed.
 # 2. kotlinc: the `kotlin-compiler` package of the npm registry (a plain JVM
 #    distribution: kotlinc + kotlin-stdlib), with `npm install` when npm exists,
 #    else downloaded from registry.npmjs.org by Python and checked against the
 #    registry's sha512.
-# 3. Compiles core/src/main + core/src/test into one jar, cached by a hash of the
-#    sources and the compiler version.
-# 4. Generates the golden files with core/tools/make_golden.py (the Python
+# 3. Gson and JUnit 4: Debian's libgoogle-gson-java and junit4 jars (/usr/share/java),
+#    installed with apt-get like the JDK when missing.
+# 4. Compiles core/src/main + core/src/test into one jar, cached by a hash of the
+#    sources, the compiler version and the jars.
+# 5. Generates the golden files with core/tools/make_golden.py (the Python
 #    tokenizer + the real spiece.model) into a temporary directory.
-# 5. Runs the tests (a self-contained runner, no JUnit); exit status 1 on any failure.
+# 6. Runs every *Test class under JUnit 4 (org.junit.runner.JUnitCore) with the golden
+#    directory and the bundles in ALBERT_TEST_BUNDLES as system properties; a missing
+#    fixture fails the tests that need it. Exit status 1 on any failure.
+# Exits 77 ("skipped") only when a tool (java, gson, junit) cannot be had at all or the
+# real spiece.model is missing.
 #
 # Environment: PYTHON (default python3; needs albert_tf installed), ALBERT_SPM_MODEL
-# (default <repo>/../shared/data/albert/spiece.model), ALBERT_TF_ANDROID_CACHE
+# (default <repo>/../shared/data/albert/spiece.model), ALBERT_TEST_BUNDLES (bundle
+# directories written by `albert export`, separated by ':'), ALBERT_TF_ANDROID_CACHE
 # (default ~/.cache/albert_tf_android).
 set -euo pipefail
 
@@ -33,22 +39,26 @@ mkdir -p "$CACHE"
 log() { echo "[run_jvm_tests] $*" >&2; }
 
 # ---------------------------------------------------------------- 1. Java
+# apt_install PACKAGE...: installs Debian packages, or exits 77 saying why it cannot.
+apt_install() {
+    log "installing $* with apt-get"
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+            log "SKIP: $* missing and apt-get needs root (no passwordless sudo)"; exit 77; fi
+    fi
+    if ! command -v apt-get >/dev/null; then log "SKIP: $* missing and there is no apt-get"; exit 77; fi
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }; then
+        log "SKIP: apt-get could not install $*"; exit 77
+    fi
+}
 find_java() {
     if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then echo "$JAVA_HOME/bin/java"; return 0; fi
     command -v java 2>/dev/null
 }
 if ! JAVA="$(find_java)"; then
-    log "no java found; installing default-jdk-headless with apt-get"
-    SUDO=""
-    if [ "$(id -u)" != 0 ]; then
-        if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
-            log "SKIP: java is missing and apt-get needs root (no passwordless sudo)"; exit 77; fi
-    fi
-    if ! command -v apt-get >/dev/null; then log "SKIP: java is missing and there is no apt-get"; exit 77; fi
-    export DEBIAN_FRONTEND=noninteractive
-    if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends default-jdk-headless >/dev/null; }; then
-        log "SKIP: apt-get could not install default-jdk-headless"; exit 77
-    fi
+    apt_install default-jdk-headless
     JAVA="$(find_java)" || { log "SKIP: java still missing after apt-get"; exit 77; }
 fi
 log "java: $("$JAVA" -version 2>&1 | head -1)"
@@ -84,22 +94,32 @@ fi
 KOTLINC="$KOTLIN_HOME/bin/kotlinc"
 STDLIB="$KOTLIN_HOME/lib/kotlin-stdlib.jar"
 
-# ------------------------------------------------------------- 3. compile
+# -------------------------------------------------- 3. Gson and JUnit jars
+JARS=/usr/share/java
+if [ ! -f "$JARS/gson.jar" ] || [ ! -f "$JARS/junit4.jar" ] || [ ! -f "$JARS/hamcrest-core.jar" ]; then
+    apt_install libgoogle-gson-java junit4
+fi
+for jar in gson junit4 hamcrest-core; do
+    [ -f "$JARS/$jar.jar" ] || { log "SKIP: $JARS/$jar.jar still missing after apt-get"; exit 77; }
+done
+LIBS="$JARS/gson.jar:$JARS/junit4.jar:$JARS/hamcrest-core.jar"
+
+# ------------------------------------------------------------- 4. compile
 SOURCES=$(find "$CORE/src/main/kotlin" "$CORE/src/test/kotlin" -name '*.kt' | sort)
-HASH=$( (echo "$KOTLIN_VERSION"; for f in $SOURCES; do echo "$f"; cat "$f"; done) | sha256sum | cut -c1-16)
+HASH=$( (echo "$KOTLIN_VERSION $LIBS"; sha256sum "$JARS/gson.jar" "$JARS/junit4.jar"; for f in $SOURCES; do echo "$f"; cat "$f"; done) | sha256sum | cut -c1-16)
 JAR="$CACHE/build/core-tests-$HASH.jar"
 if [ ! -f "$JAR" ]; then
     log "compiling $(echo "$SOURCES" | wc -l) Kotlin files"
     mkdir -p "$CACHE/build"
     rm -f "$CACHE"/build/core-tests-*.jar
     # shellcheck disable=SC2086
-    JAVA_OPTS="-Xmx1g" "$KOTLINC" -jvm-target 17 -nowarn -d "$JAR.tmp.jar" $SOURCES
+    JAVA_OPTS="-Xmx1g" "$KOTLINC" -jvm-target 17 -nowarn -cp "$LIBS" -d "$JAR.tmp.jar" $SOURCES
     mv "$JAR.tmp.jar" "$JAR"
 else
     log "compiled jar is up to date ($JAR)"
 fi
 
-# -------------------------------------------------------------- 4. golden
+# -------------------------------------------------------------- 5. golden
 if [ ! -f "$SPM_MODEL" ]; then
     log "SKIP: the real ALBERT spiece.model is not at $SPM_MODEL (set ALBERT_SPM_MODEL)"; exit 77
 fi
@@ -110,5 +130,8 @@ trap 'rm -rf "$GOLDEN"' EXIT
     --wiki "$SHARED/corpus/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2" \
     --text "$SHARED/corpus/hf_sample_text.txt"
 
-# ----------------------------------------------------------------- 5. run
-"$JAVA" -Xmx1g -cp "$JAR:$STDLIB" org.alberttf.core.CoreTestsKt "$GOLDEN"
+# ----------------------------------------------------------------- 6. run
+TESTS=$(find "$CORE/src/test/kotlin" -name '*Test.kt' -printf '%f\n' | sed 's/\.kt$//; s/^/org.alberttf.core./' | sort)
+# shellcheck disable=SC2086
+"$JAVA" -Xmx1g -Dalbert.requireFixtures=true -Dalbert.goldenDir="$GOLDEN" -Dalbert.bundles="${ALBERT_TEST_BUNDLES:-}" \
+    -cp "$JAR:$STDLIB:$LIBS" org.junit.runner.JUnitCore $TESTS

@@ -62,7 +62,9 @@ fun SentimentScreen() {
                 }
             }
             Text("Latency: %.1f ms".format(r.latencyMs), style = MaterialTheme.typography.bodySmall)
-            Text("${r.pieces.size} pieces: " + r.pieces.joinToString(" "), style = MaterialTheme.typography.bodySmall)
+            // Exactly the model's input: [CLS] pieces [SEP], from the same ids that LiteRT ran on.
+            Text("Model input, ${r.pieces.size} pieces" + (if (r.truncated) " (text truncated)" else "") + ": " +
+                r.pieces.joinToString(" "), style = MaterialTheme.typography.bodySmall)
         }
     }
 }
