@@ -213,9 +213,9 @@ def check_input_file(path: str | os.PathLike, what: str) -> pathlib.Path:
     """`path` as a `Path` if it is an existing regular file; else an `InputFileError` saying what it is."""
     path = pathlib.Path(path)
     if path.is_dir():
-        raise InputFileError(f"{path} is a directory; give the path of the {what} file inside it.")
+        raise InputFileError(f"{path} is a directory, not a file ({what}); give a file inside it.")
     if not path.exists():
-        raise InputFileError(f"{what} not found: {path}")
+        raise InputFileError(f"{what[:1].upper()}{what[1:]} not found: {path}")
     return path
 
 
@@ -295,3 +295,22 @@ def exclusive_run(directory: str | os.PathLike, command: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def check_output_path(path: str | os.PathLike, setting: str, *, folder: bool) -> pathlib.Path:
+    """Fails early, naming `setting`, when `path` cannot be created as a file (or folder).
+
+    Refused: a path below a regular file, a file where a folder is wanted
+    (`folder=True`) and a folder where a file is wanted.
+    """
+    path = pathlib.Path(path)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputFileError(f"{setting} {path}: {parent} is a file, not a folder; choose a path outside it.")
+            break
+    if folder and path.exists() and not path.is_dir():
+        raise InputFileError(f"{setting} {path} is a file; give a folder.")
+    if not folder and path.is_dir():
+        raise InputFileError(f"{setting} {path} is a folder; give a file path.")
+    return path

@@ -21,7 +21,7 @@ from typing import IO, Iterator, Sequence
 
 import sentencepiece as spm
 
-from albert_tf.io_utils import atomic_write_bytes
+from albert_tf.io_utils import InputFileError, atomic_write_bytes, check_input_file, check_output_path
 from albert_tf.tokenizer import SPECIAL_PIECES, normalize_text
 
 # Ids 0-4, in order; `[CLS]`, `[SEP]`, `[MASK]` are control symbols (never
@@ -47,6 +47,7 @@ def train_sentencepiece(
     num_threads: int | None = None,
     verbose: bool = False,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> pathlib.Path:
     """Trains a SentencePiece model for ALBERT and writes `PREFIX.model` and `PREFIX.vocab`.
 
@@ -68,6 +69,9 @@ def train_sentencepiece(
         num_threads: training threads; all cores by default.
         verbose: let SentencePiece print its (long) training log to stderr.
         progress: show a progress bar of the lines read on stderr.
+        overwrite: replace an existing `PREFIX.model`; without it an existing
+            vocabulary is refused before training (records and models made
+            with it would no longer match it).
 
     Returns:
         The path of the `.model` file.
@@ -80,7 +84,7 @@ def train_sentencepiece(
     """
     paths = [os.fspath(path) for path in inputs]
     _check_arguments(paths, vocab_size, character_coverage, input_sentence_size, model_type, user_defined_symbols)
-    prefix = os.fspath(model_prefix)
+    prefix = _check_prefix(os.fspath(model_prefix), overwrite)
     sentences = _SentenceSource(paths, lower_case, strip_accents, progress)
     with tempfile.TemporaryDirectory(prefix="albert-spm-") as directory:
         # Train into a scratch directory: a failed or interrupted run leaves no
@@ -200,8 +204,7 @@ def _check_arguments(
     if not paths:
         raise ValueError("No input files: pass at least one text file (plain, .bz2 or .gz).")
     for path in paths:
-        if not os.path.isfile(path):
-            raise ValueError(f"Input file not found: {path}")
+        check_input_file(path, "input file")
     reserved = len(SPECIAL_PIECES) + len(user_defined_symbols)
     if not isinstance(vocab_size, int) or vocab_size <= reserved:
         raise ValueError(
@@ -220,6 +223,22 @@ def _check_arguments(
     for symbol in user_defined_symbols:
         if not symbol or symbol != normalize_text(symbol, lower_case=False, strip_accents=False):
             raise ValueError(f"User-defined symbols must be non-empty and contain no whitespace. Received: {symbol!r}")
+
+
+def _check_prefix(prefix: str, overwrite: bool) -> str:
+    """The prefix, refused early when it names a folder, lies below a file, or would replace a vocabulary."""
+    if not prefix or prefix.endswith((os.sep, "/")) or os.path.isdir(prefix) or os.path.basename(prefix) in (".", ".."):
+        raise InputFileError(
+            f"--model-prefix {prefix!r} names a folder; give a file prefix inside it, such as "
+            f"{os.path.join(prefix or '.', 'spiece')!r} (writes spiece.model and spiece.vocab)."
+        )
+    check_output_path(prefix + ".model", "--model-prefix", folder=False)
+    if os.path.exists(prefix + ".model") and not overwrite:
+        raise InputFileError(
+            f"{prefix}.model already exists; records and models made with it would no longer match a new one. "
+            "Choose another --model-prefix, or pass --overwrite to replace it."
+        )
+    return prefix
 
 
 def _with_provenance(model_bytes: bytes, prefix: str, paths: list[str]) -> bytes:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import bz2
+import collections
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -126,12 +131,36 @@ def test_same_seed_identical_bytes_and_worker_count_invariance(records_dir, tmp_
     assert (other_seed / names[0]).read_bytes() != (records_dir / names[0]).read_bytes()
 
 
+def record_names(directory):
+    return {path.name for path in directory.glob("part-*.tfrecord")}
+
+
+def serialized_records(directory) -> collections.Counter:
+    """Every record of the folder's shards as serialized bytes, counted (a multiset)."""
+    return collections.Counter(record.numpy() for path in sorted(directory.glob("part-*.tfrecord"))
+                               for record in tf.data.TFRecordDataset(str(path)))
+
+
 def test_cluster_shards_partition_the_work(records_dir, tmp_path):
+    single = serialized_records(records_dir)
+    # Jobs each in their own folder: disjoint work whose union is the single run's records, byte for byte.
+    jobs = []
+    for shard_index in range(2):
+        output = tmp_path / f"job-{shard_index}"
+        create_pretraining_data([str(SAMPLE)], str(SPM), str(output), CONFIG,
+                                num_shards=2, shard_index=shard_index, progress=False)
+        jobs.append(output)
+    names = [record_names(job) for job in jobs]
+    assert names[0] and names[1] and not names[0] & names[1]
+    assert names[0] | names[1] == record_names(records_dir)
+    assert serialized_records(jobs[0]) + serialized_records(jobs[1]) == single
+    # A job array sharing one folder, as on a cluster: the same files, byte for byte.
     for shard_index in range(2):
         create_pretraining_data([str(SAMPLE)], str(SPM), str(tmp_path / "split"), CONFIG,
                                 num_shards=2, shard_index=shard_index, progress=False)
-    produced = sorted(p.name for p in (tmp_path / "split").glob("part-*.tfrecord"))
-    assert produced == sorted(p.name for p in records_dir.glob("part-*.tfrecord"))
+    assert record_names(tmp_path / "split") == record_names(records_dir)
+    for name in record_names(records_dir):
+        assert (tmp_path / "split" / name).read_bytes() == (records_dir / name).read_bytes(), name
     assert (tmp_path / "split" / "stats-000-of-002.json").exists()
     assert (tmp_path / "split" / "stats-001-of-002.json").exists()
 
@@ -168,6 +197,48 @@ def test_interrupted_run_leaves_no_complete_looking_shard_and_resumes(tmp_path, 
         assert (output / path.name).read_bytes() == path.read_bytes()
 
 
+def create_data_command(inputs, output):
+    return [sys.executable, "-m", "albert_tf.cli.main", "create-data", "--input", str(inputs), "--spm-model", str(SPM),
+            "--output-dir", str(output), "--max-seq-length", str(CONFIG.max_seq_length),
+            "--max-predictions-per-seq", str(CONFIG.max_predictions_per_seq), "--dupe-factor", str(CONFIG.dupe_factor),
+            "--documents-per-shard", "1", "--seed", str(CONFIG.seed), "--no-progress"]
+
+
+def test_killed_create_data_process_resumes_to_the_uninterrupted_bytes(tmp_path):
+    # 36 documents, one unit each: a few seconds of work, a wide window to kill in.
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n\n".join([SAMPLE.read_text(encoding="utf-8").strip()] * 12) + "\n", encoding="utf-8")
+    uninterrupted = tmp_path / "uninterrupted"
+    create_pretraining_data([str(corpus)], str(SPM), str(uninterrupted), CONFIG, progress=False)
+    expected = record_names(uninterrupted)
+    assert len(expected) == 36
+
+    output = tmp_path / "killed"
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    process = subprocess.Popen(create_data_command(corpus, output), env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None and len(record_names(output)) < 2:
+        time.sleep(0.005)
+    assert process.poll() is None, "create-data ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = record_names(output)
+    assert 2 <= len(finished) < len(expected), f"killed with {len(finished)} of {len(expected)} shards written"
+    from albert_tf.data.pipeline import record_files
+    assert {os.path.basename(f) for f in record_files(str(output))} == finished  # no half-written shard is read
+    for name in finished:
+        assert (output / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+
+    resumed = subprocess.run(create_data_command(corpus, output), env=environment, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"{len(finished)} already present" in resumed.stdout
+    assert record_names(output) == expected
+    for name in expected:
+        assert (output / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+    assert serialized_records(output) == serialized_records(uninterrupted)
+
+
 def test_resume_with_other_settings_is_refused(records_dir):
     changed = PretrainingDataConfig(**{**CONFIG.__dict__, "max_seq_length": 128})
     with pytest.raises(ValueError, match="other settings \\(config differ\\)"):
@@ -197,8 +268,9 @@ def test_bad_inputs(tmp_path):
 
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n   \n\n")
-    stats = create_pretraining_data([str(empty)], str(SPM), str(tmp_path / "out_empty"), CONFIG, progress=False)
-    assert stats.documents == 0 and stats.examples == 0
+    # Issue 20 item 10: no example from the input is an error, not a silent success.
+    with pytest.raises(ValueError, match="No pretraining example could be made from .*empty.txt"):
+        create_pretraining_data([str(empty)], str(SPM), str(tmp_path / "out_empty"), CONFIG, progress=False)
 
     single = tmp_path / "single.txt"
     single.write_text("Just one sentence in this document.\n\nword\n")

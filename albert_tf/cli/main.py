@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import os
 import sys
 from typing import Sequence
 
+from albert_tf.cli.errors import TRACEBACK_ENVIRONMENT_VARIABLE, describe_user_error
 from albert_tf.cli import convert, create_data, demo, distill, export, finetune, pretrain, summary, train_spm
 
 # Each module exposes `add_parser(subparsers)` and `run(args) -> int`.
@@ -36,12 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one `albert` subcommand; errors the user can fix end as one line and exit code 2."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except ValueError as error:
-        # Bad input: a one-line message naming the problem, no traceback.
-        print(f"albert {args.command}: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"albert {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as error:
+        # Bad input, a missing/unwritable/damaged file, or too little memory: a
+        # one-line message naming the problem, no traceback. Anything else is a bug.
+        message = describe_user_error(error)
+        if message is None or os.environ.get(TRACEBACK_ENVIRONMENT_VARIABLE):
+            raise
+        print(f"albert {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -43,6 +43,8 @@ def add_parser(subparsers) -> None:
         help="comma-separated strings kept as single pieces; '' for none "
              f"(default: {','.join(ALBERT_USER_DEFINED_SYMBOLS)}, as the released model)",
     )
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing PREFIX.model / PREFIX.vocab (refused without it)")
     parser.add_argument("--threads", type=int, default=None, help="training threads (default: all cores)")
     parser.add_argument("--verbose", action="store_true", help="show SentencePiece's training log")
     parser.set_defaults(run=run)
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         num_threads=args.threads,
         verbose=args.verbose,
         progress=True,
+        overwrite=args.overwrite,
     )
     tokenizer = AlbertTokenizer(model_path, lower_case=args.lower_case, strip_accents=args.strip_accents)
     specials = " ".join(

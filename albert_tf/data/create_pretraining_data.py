@@ -10,7 +10,13 @@ generator seeded by (seed, f, b) alone. Hence
   array (each taking `shard_index`), split the units without coordinating;
 * memory is bounded by the units in flight, not by the corpus;
 * a unit's file appears by atomic rename only once complete, so an
-  interrupted run resumes by skipping the files that exist.
+  interrupted run resumes by skipping the files that exist; its counts are
+  saved first (`stats/part-....json`), so the job's stats file counts every
+  unit, whether written by this run or an earlier one.
+
+Worker processes die with the parent (Linux `PR_SET_PDEATHSIG`). Test-only
+kill point (`ALBERT_TF_FAULT_AFTER`, see `albert_tf.io_utils.fault_point`):
+`create-data:shard-written` (after each published shard).
 
 SOP needs no other document, so units never need to see each other (unlike
 the original script, which loads the whole corpus to draw NSP negatives).
@@ -31,14 +37,16 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from albert_tf.data.documents import RawDocument, RawWikiPage, ReadStats, read_raw_documents, wiki_page_sentences
+from albert_tf.data.documents import (InvalidUtf8Error, RawDocument, RawWikiPage, ReadStats, read_raw_documents,
+                                      wiki_page_sentences)
 from albert_tf.data.masking import NgramMasker
 from albert_tf.data.next_sentence import NSP_LABEL_MEANING, next_sentence_pairs
 from albert_tf.data.records import example_features, pair_input_ids, serialize_example
 from albert_tf.data.sentence_order import SOP_LABEL_MEANING, sentence_order_pairs
-from albert_tf.io_utils import atomic_write_text
+from albert_tf.io_utils import InputFileError, atomic_write_text, check_input_file, check_output_path, fault_point
 
 METADATA_FILE = "metadata.json"
+UNIT_STATS_DIR = "stats"
 RECORD_PATTERN = "part-*.tfrecord"
 SENTENCE_TASKS = ("sop", "nsp")
 LABEL_MEANINGS = {"sop": SOP_LABEL_MEANING, "nsp": NSP_LABEL_MEANING}
@@ -138,8 +146,7 @@ def expand_inputs(inputs: Sequence[str]) -> list[str]:
         if not matches:
             raise ValueError(f"No input file matches {pattern!r}")
         for match in matches:
-            if not os.path.isfile(match):
-                raise ValueError(f"Input file not found: {match}")
+            check_input_file(match, "input file")
             files.append(os.path.abspath(match))
     return sorted(dict.fromkeys(files))
 
@@ -179,8 +186,16 @@ def create_pretraining_data(
             f"`shard_index` must be in [0, num_shards). Received: shard_index={shard_index}, num_shards={num_shards}"
         )
     files = expand_inputs(inputs)
+    empty = [path for path in files if os.path.getsize(path) == 0]
+    if empty:
+        raise InputFileError(f"Input file {empty[0]} is empty; pass files with documents in them.")
+    check_input_file(spm_model, "SentencePiece model")
+    check_output_path(output_dir, "--output-dir", folder=True)
     worker_state = _WorkerState.create(spm_model, config)  # fails early on a bad vocabulary
-    os.makedirs(output_dir, exist_ok=True)
+    # No sweeping of leftovers here: jobs of a cluster array share the folder.
+    # Each unit's temporary names are fixed, so rewriting a unit replaces what
+    # a killed run left of it.
+    os.makedirs(os.path.join(output_dir, UNIT_STATS_DIR), exist_ok=True)
     _write_or_check_metadata(output_dir, files, worker_state, config)
 
     stats = ShardStats()
@@ -192,9 +207,17 @@ def create_pretraining_data(
             stats.add(unit_stats)
             bar.update(unit_stats.documents)
             bar.set_postfix(examples=stats.examples, refresh=False)
+    except InvalidUtf8Error as error:
+        raise InvalidUtf8Error(f"{error} Or skip such lines with --skip-invalid-utf8.") from None
     finally:
         bar.close()
     stats.skipped_lines = read_stats.skipped_lines
+    if stats.examples == 0 and num_shards == 1:
+        raise InputFileError(
+            f"No pretraining example could be made from {', '.join(files)} ({stats.documents} documents, "
+            f"{stats.sentences} sentences): documents need at least two sentences (one per line, a blank line "
+            "between documents)."
+        )
     stats_path = os.path.join(output_dir, f"stats-{shard_index:03d}-of-{num_shards:03d}.json")
     atomic_write_text(stats_path, json.dumps(dataclasses.asdict(stats), indent=2) + "\n")
     return stats
@@ -231,9 +254,30 @@ def _unit_if_owned(file_index, block_index, block, output_dir, by_file, num_shar
         return
     output_path = os.path.join(output_dir, f"part-{file_index:05d}-{block_index:05d}.tfrecord")
     if os.path.exists(output_path):
+        # Counted as if written now, so the stats file covers every unit.
+        stats.add(_existing_unit_stats(output_path, block))
         stats.resumed_shards += 1
         return
     yield _Unit(file_index, block_index, list(block), output_path)
+
+
+def unit_stats_path(record_path: str) -> str:
+    """Where the counts of the unit written to `record_path` are kept."""
+    name = os.path.basename(record_path).removesuffix(".tfrecord")
+    return os.path.join(os.path.dirname(record_path), UNIT_STATS_DIR, f"{name}.json")
+
+
+def _existing_unit_stats(record_path: str, block: list[RawDocument]) -> ShardStats:
+    """The counts of a unit an earlier run wrote: from its stats file, else (older folders) from its records."""
+    path = unit_stats_path(record_path)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            saved = ShardStats(**json.load(handle))
+        return dataclasses.replace(saved, written_shards=0, resumed_shards=0, skipped_lines=0)
+    from albert_tf.data.records import count_record_stats
+
+    counted = count_record_stats(record_path)
+    return ShardStats(documents=len(block), **counted)
 
 
 def _run_units(units: Iterator[_Unit], worker_state: "_WorkerState", num_workers: int) -> Iterator[ShardStats]:
@@ -245,7 +289,7 @@ def _run_units(units: Iterator[_Unit], worker_state: "_WorkerState", num_workers
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
         num_workers, mp_context=context, initializer=_init_worker,
-        initargs=(worker_state.spm_model, worker_state.config),
+        initargs=(worker_state.spm_model, worker_state.config, os.getpid()),
     ) as pool:
         pending: set[concurrent.futures.Future] = set()
         for unit in units:
@@ -260,9 +304,32 @@ def _run_units(units: Iterator[_Unit], worker_state: "_WorkerState", num_workers
 _WORKER: "_WorkerState | None" = None
 
 
-def _init_worker(spm_model: str, config: PretrainingDataConfig) -> None:
+def _init_worker(spm_model: str, config: PretrainingDataConfig, parent_pid: int) -> None:
     global _WORKER
+    die_with_parent(parent_pid)
     _WORKER = _WorkerState.create(spm_model, config)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Makes the kernel SIGKILL this process when its parent dies (Linux).
+
+    Without it, killing `albert create-data --num-workers N` left its workers
+    (each with TensorFlow loaded) running. Elsewhere this is a no-op.
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _write_unit_in_worker(unit: _Unit) -> ShardStats:
@@ -327,16 +394,28 @@ class _WorkerState:
                     stats.predictions += masked.positions.size
         stats.examples = len(records)
 
-        temporary = unit.output_path + ".incomplete"
+        temporary = _temporary_name(unit.output_path)
+        stats_path = unit_stats_path(unit.output_path)
         try:
             with tf.io.TFRecordWriter(temporary) as writer:
                 for index in rng.permutation(len(records)):
                     writer.write(records[index])
+            # The counts first: a published shard always has them.
+            with open(_temporary_name(stats_path), "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(dataclasses.asdict(stats)) + "\n")
+            os.replace(_temporary_name(stats_path), stats_path)
             os.replace(temporary, unit.output_path)
         finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+            for path in (temporary, _temporary_name(stats_path)):
+                if os.path.exists(path):
+                    os.remove(path)
+        fault_point("create-data:shard-written")
         return stats
+
+
+def _temporary_name(path: str) -> str:
+    """A fixed temporary name per output: a rerun of the unit overwrites what a killed run left."""
+    return os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
 
 
 def _sha256(path: str) -> str:

@@ -103,6 +103,10 @@ def read_raw_documents(path: str | os.PathLike, on_decode_error: DecodeErrorPoli
         yield from _read_text_documents(path, on_decode_error, stats)
 
 
+class InvalidUtf8Error(ValueError):
+    """A line of an input file is not UTF-8 (the message names the file and line)."""
+
+
 def read_documents(path: str | os.PathLike, on_decode_error: DecodeErrorPolicy = "raise",
                    stats: ReadStats | None = None) -> Iterator[list[str]]:
     """Streams the documents of one input file as lists of sentences."""
@@ -122,10 +126,12 @@ def _read_text_documents(path, on_decode_error: DecodeErrorPolicy, stats: ReadSt
                 if on_decode_error == "skip":
                     stats.skipped_lines += 1
                     continue
-                raise ValueError(
+                # No command-line flag in the message: commands that can skip
+                # such lines (`albert create-data`) add theirs.
+                raise InvalidUtf8Error(
                     f"{os.fspath(path)}:{line_number}: not valid UTF-8 (byte {raw_line[error.start]:#04x} at "
                     f"column {error.start + 1}). Convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) "
-                    "or skip such lines with --skip-invalid-utf8."
+                    "or remove the line."
                 ) from None
             line = line.strip()
             if line:

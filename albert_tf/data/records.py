@@ -92,3 +92,25 @@ def feature_spec(max_seq_length: int, max_predictions_per_seq: int) -> dict:
     spec["masked_lm_weights"] = tf.io.FixedLenFeature([max_predictions_per_seq], tf.float32)
     spec[LABEL_FEATURE] = tf.io.FixedLenFeature([1], tf.int64)
     return spec
+
+
+def count_record_stats(path: str) -> dict[str, int]:
+    """Counts of a record file as `create-data` reports them (examples, labels, tokens, predictions).
+
+    For record folders written before per-unit counts were saved.
+    """
+    import tensorflow as tf
+
+    spec = {
+        "input_mask": tf.io.VarLenFeature(tf.int64),
+        "masked_lm_weights": tf.io.VarLenFeature(tf.float32),
+        LABEL_FEATURE: tf.io.VarLenFeature(tf.int64),
+    }
+    counts = {"examples": 0, "swapped": 0, "real_tokens": 0, "predictions": 0}
+    for serialized in tf.data.TFRecordDataset(path):
+        example = tf.io.parse_single_example(serialized, spec)
+        counts["examples"] += 1
+        counts["swapped"] += int(tf.reduce_sum(example[LABEL_FEATURE].values))
+        counts["real_tokens"] += int(tf.reduce_sum(example["input_mask"].values)) - 3
+        counts["predictions"] += int(tf.reduce_sum(example["masked_lm_weights"].values))
+    return counts
