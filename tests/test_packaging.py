@@ -1,9 +1,24 @@
-"""setup.cfg lists every package, so a (non-editable) install is complete."""
+"""Packaging: setup.cfg lists every package; the wheel installs `albert_tf` and nothing else.
+
+The wheel tests build the wheel from the repository, installs it with `--no-deps` into a fresh
+venv whose dependencies come from the running environment (a `.pth` line that
+adds this environment's site-packages: its `.pth` files, among them the
+editable install of the source tree, are not executed, so `albert_tf` can
+only come from the wheel), then check what landed in site-packages and runs
+the installed `albert` from a folder holding a hostile `export.py`.
+"""
 
 from __future__ import annotations
 
 import configparser
+import os
 import pathlib
+import subprocess
+import sys
+import sysconfig
+import zipfile
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -55,3 +70,66 @@ for index in range(2):
 """
     result = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> pathlib.Path:
+    out = tmp_path_factory.mktemp("wheel")
+    # No build isolation: the running environment's setuptools builds it, offline and fast.
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out), str(ROOT)], check=True, capture_output=True, text=True)
+    (path,) = out.glob("albert_tf-*.whl")
+    return path
+
+
+@pytest.fixture(scope="module")
+def venv(wheel, tmp_path_factory) -> pathlib.Path:
+    root = tmp_path_factory.mktemp("venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    site = pathlib.Path(subprocess.run(
+        [str(root / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True).stdout.strip())
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(root / "bin" / "python"), "install",
+                    "--no-deps", "-q", str(wheel)], check=True, capture_output=True, text=True)
+    return root
+
+
+def _site_packages(venv: pathlib.Path) -> pathlib.Path:
+    (site,) = venv.glob("lib/python*/site-packages")
+    return site
+
+
+def test_wheel_holds_only_albert_tf(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names}
+    assert top_level == {"albert_tf", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"}, top_level
+    assert "albert_tf/py.typed" in names
+    assert "albert_tf/export/bundle.py" in names and "albert_tf/configs/albert_base.json" in names
+    assert not any(name.startswith("export/") for name in names)
+
+
+def test_install_adds_no_top_level_name_but_albert_tf(venv):
+    installed = {path.name for path in _site_packages(venv).iterdir()} - {"dependencies.pth", "__pycache__"}
+    others = {name for name in installed if name != "albert_tf" and not name.startswith("albert_tf-")}
+    assert others == set(), f"the wheel installed top-level names other than albert_tf: {others}"
+
+
+def test_installed_albert_help_and_export_work_despite_a_local_export_py(venv, tmp_path):
+    # A user's own export.py in the working folder must not shadow albert_tf.export.
+    (tmp_path / "export.py").write_text("raise RuntimeError('the user export.py was imported')\n")
+    env = {**os.environ, "PYTHONPATH": ""}
+    help_ = subprocess.run([str(venv / "bin" / "albert"), "--help"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert help_.returncode == 0, help_.stderr
+    assert "export" in help_.stdout and "demo" in help_.stdout
+    probe = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "import albert_tf, albert_tf.export.bundle as b; print(albert_tf.__file__); print(b.__file__)"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert probe.returncode == 0, probe.stderr
+    site = str(_site_packages(venv))
+    for line in probe.stdout.split():
+        assert line.startswith(site), f"imported from {line}, not from the installed wheel"
