@@ -62,7 +62,10 @@ def test_sst2_one_epoch_writes_results_submission_and_models(small_sst2, tmp_pat
     lines = (out / "SST-2.tsv").read_text().splitlines()
     assert lines[0] == "index\tprediction" and len(lines) == 41
     assert all(line.split("\t")[1] in ("0", "1") for line in lines[1:]) and lines[1].startswith("0\t")
-    assert (out / "model.keras").exists() and (out / "backbone.keras").exists()
+    from albert_tf.tasks import AlbertClassifier
+
+    model = AlbertClassifier.from_preset(out / "model")
+    assert model.labels == ["negative", "positive"] and model.preprocessor.sequence_length == 64
     assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp")]
 
 
@@ -90,7 +93,7 @@ def test_squad2_from_pretrainer_checkpoint(tmp_path, small_config):
     assert {"exact", "f1", "HasAns_exact", "NoAns_exact"} <= set(results["metrics"]["dev"])
     assert set(json.loads((out / "predictions.json").read_text())) == {"q1", "q2"}
     assert set(json.loads((out / "null_odds.json").read_text())) == {"q1", "q2"}
-    assert isinstance(keras.saving.load_model(out / "backbone.keras"), AlbertBackbone)
+    assert isinstance(AlbertBackbone.from_preset(out / "model"), AlbertBackbone)
 
 
 def test_race_runs(tmp_path, small_config):

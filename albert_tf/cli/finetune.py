@@ -14,10 +14,11 @@ def add_parser(subparsers) -> None:
         "finetune",
         help="fine-tune on GLUE, SQuAD v1.1/v2.0, RACE or a CSV/TSV classification task",
         description=(
-            "Fine-tunes a backbone (--init-checkpoint) or a model from scratch (--config) with AdamW and "
-            "linear warm-up/decay, evaluates on the dev set(s) and writes OUTPUT_DIR/eval_results.json, "
-            "predictions (GLUE {TASK}.tsv for test.tsv, SQuAD predictions.json [+ null_odds.json]), "
-            "model.keras and backbone.keras. Data layouts: GLUE train.tsv/dev.tsv[/test.tsv] (MNLI: "
+            "Fine-tunes a pretrained model (--init PRESET: its encoder and tokenizer) or a model from scratch "
+            "(--config) with AdamW and linear warm-up/decay, evaluates on the dev set(s) and writes "
+            "OUTPUT_DIR/model/ (a preset: weights, tokenizer, label names, task kind; `albert predict` and "
+            "`albert export` take it as is), eval_results.json and predictions (GLUE {TASK}.tsv for test.tsv, "
+            "SQuAD predictions.json [+ null_odds.json]). Data layouts: GLUE train.tsv/dev.tsv[/test.tsv] (MNLI: "
             "dev_matched.tsv, dev_mismatched.tsv); SQuAD train-v1.1.json/dev-v1.1.json (or -v2.0); RACE "
             "train|dev|test/{high,middle}/*.txt; csv/tsv train|dev[|test].csv or .tsv with a header."
         ),
@@ -26,10 +27,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--task", required=True, choices=TASKS)
     parser.add_argument("--data-dir", required=True, help="the task's data folder")
     parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--spm-model", required=True, help="SentencePiece model of the backbone's vocabulary")
+    parser.add_argument("--spm-model", default=None,
+                        help="SentencePiece model of the vocabulary; only needed with --config or a .keras "
+                             "--init (a preset carries its own)")
     start = parser.add_mutually_exclusive_group(required=True)
-    start.add_argument("--init-checkpoint", default=None,
-                       help="a .keras backbone, or a .keras pretrainer whose backbone is taken")
+    start.add_argument("--init", "--init-checkpoint", dest="init_checkpoint", default=None,
+                       help="a preset folder (from albert pretrain, finetune or convert), or a .keras backbone "
+                            "or pretrainer")
     start.add_argument("--config", default=None, help="preset name (tiny, base, ...) or config JSON, from scratch")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--learning-rate", type=float, default=2e-5, help="peak AdamW learning rate")
@@ -50,13 +54,14 @@ def add_parser(subparsers) -> None:
     add_distribution_arguments(parser)
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--no-progress", action="store_true", help="one log line per epoch")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR/model if it exists")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from albert_tf.finetuning import FinetuneSettings, run_finetuning
     from albert_tf.cli.shared_arguments import parse_labels
-    from albert_tf.finetuning.runner import RESULTS_FILE
+    from albert_tf.finetuning.runner import MODEL_PRESET, RESULTS_FILE
     from albert_tf.presets import load_config
     from albert_tf.training.strategy import split_cpu
 
@@ -73,11 +78,13 @@ def run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, dropout=args.dropout, text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, labels=labels,
         strategy=args.strategy, tpu=args.tpu, dtype=args.dtype, jit_compile=args.jit_compile, seed=args.seed,
-        progress=not args.no_progress,
+        progress=not args.no_progress, overwrite=args.overwrite,
     )
     result = run_finetuning(settings)
     for split, scores in result.metrics.items():
         shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items() if isinstance(value, float))
         print(f"{split}: {shown}")
     print(f"results written to {result.output_dir}/{RESULTS_FILE}")
+    print(f"model preset written to {result.output_dir}/{MODEL_PRESET} (try: albert predict "
+          f"{result.output_dir}/{MODEL_PRESET} \"some text\")")
     return 0

@@ -50,6 +50,18 @@ class GlueTask:
     splits: tuple[EvalSplit, ...]
     metric_names: tuple[str, ...] = ("accuracy",)
     train_file: str = "train.tsv"
+    # What the classes mean, for people (the model's label names); None: `label_list`.
+    display_labels: tuple[str, ...] | None = None
+
+    @property
+    def model_labels(self) -> list[str] | None:
+        """The label names a fine-tuned model carries (None for regression)."""
+        names = self.display_labels or self.label_list
+        return None if names is None else list(names)
+
+    @property
+    def text_pair(self) -> bool:
+        return self.train_columns.text_b is not None
 
     @property
     def is_regression(self) -> bool:
@@ -104,21 +116,23 @@ GLUE_TASKS: Mapping[str, GlueTask] = {
     for task in (
         # CoLA train/dev have no header: source, label, original mark, sentence.
         GlueTask("cola", _BINARY, Columns(3, None, 1, header=False), Columns("sentence", None, None, "index"),
-                 _one_split("CoLA.tsv"), ("matthews_corrcoef", "accuracy")),
+                 _one_split("CoLA.tsv"), ("matthews_corrcoef", "accuracy"),
+                 display_labels=("unacceptable", "acceptable")),
         GlueTask("sst2", _BINARY, Columns("sentence", None, "label"), Columns("sentence", None, None, "index"),
-                 _one_split("SST-2.tsv")),
+                 _one_split("SST-2.tsv"), display_labels=("negative", "positive")),
         GlueTask("mrpc", _BINARY, *_pair("#1 String", "#2 String", "Quality"), _one_split("MRPC.tsv"),
-                 ("accuracy", "f1")),
+                 ("accuracy", "f1"), display_labels=("not_equivalent", "equivalent")),
         GlueTask("stsb", None, *_pair("sentence1", "sentence2", "score"), _one_split("STS-B.tsv"),
                  ("pearson", "spearman")),
         GlueTask("qqp", _BINARY, *_pair("question1", "question2", "is_duplicate", index="id"),
-                 _one_split("QQP.tsv"), ("accuracy", "f1")),
+                 _one_split("QQP.tsv"), ("accuracy", "f1"), display_labels=("not_duplicate", "duplicate")),
         GlueTask("mnli", ("contradiction", "entailment", "neutral"),
                  *_pair("sentence1", "sentence2", "gold_label"),
                  (EvalSplit("dev_matched", "dev_matched.tsv", "test_matched.tsv", "MNLI-m.tsv"),
                   EvalSplit("dev_mismatched", "dev_mismatched.tsv", "test_mismatched.tsv", "MNLI-mm.tsv"))),
         GlueTask("qnli", _ENTAILMENT, *_pair("question", "sentence", "label"), _one_split("QNLI.tsv")),
         GlueTask("rte", _ENTAILMENT, *_pair("sentence1", "sentence2", "label"), _one_split("RTE.tsv")),
-        GlueTask("wnli", _BINARY, *_pair("sentence1", "sentence2", "label"), _one_split("WNLI.tsv")),
+        GlueTask("wnli", _BINARY, *_pair("sentence1", "sentence2", "label"), _one_split("WNLI.tsv"),
+                 display_labels=("not_entailment", "entailment")),
     )
 }

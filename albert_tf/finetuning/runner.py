@@ -34,11 +34,12 @@ class FinetuneSettings:
         data_dir: the task's folder (GLUE `train.tsv`/`dev.tsv`[/`test.tsv`],
             SQuAD `train-v1.1.json`/`dev-v1.1.json` (or `-v2.0`), RACE
             `train|dev|test/{high,middle}/*.txt`, or `train|dev|test.csv/.tsv`).
-        output_dir: where results, predictions and models go.
-        spm_model: the SentencePiece model of the backbone's vocabulary.
+        output_dir: where results, predictions and the model preset (`model/`) go.
+        spm_model: the SentencePiece model of the backbone's vocabulary; None to
+            take the tokenizer of the `init_checkpoint` preset.
         config: the model configuration, to start from random weights.
-        init_checkpoint: a `.keras` `AlbertBackbone`, or a `.keras` model with a
-            `backbone` (e.g. `AlbertPretrainer`), to start from.
+        init_checkpoint: a preset folder (any kind: its encoder and tokenizer
+            are used), or a `.keras` `AlbertBackbone` or model with a `backbone`.
         epochs: passes over the training set.
         learning_rate: peak AdamW learning rate.
         warmup_proportion: fraction of the steps with linear warm-up (then linear decay to 0).
@@ -63,12 +64,13 @@ class FinetuneSettings:
         jit_compile: XLA-compile the train step.
         seed: initialization and shuffling seed.
         progress: Keras progress bars (else one line per epoch).
+        overwrite: replace a model preset already in `output_dir`.
     """
 
     task: str
     data_dir: str
     output_dir: str
-    spm_model: str
+    spm_model: str | None = None
     config: AlbertConfig | None = None
     init_checkpoint: str | None = None
     epochs: int = 3
@@ -95,6 +97,7 @@ class FinetuneSettings:
     jit_compile: bool = False
     seed: int = 12345
     progress: bool = True
+    overwrite: bool = False
 
     def __post_init__(self):
         if self.task not in TASK_NAMES:
@@ -131,10 +134,13 @@ class FinetuneResult:
 def run_finetuning(settings: FinetuneSettings) -> FinetuneResult:
     """Fine-tunes on `settings.task`, evaluates on its dev set(s) and writes, in `output_dir`:
     `eval_results.json`, predictions (GLUE `{TASK}.tsv` for the test split,
-    SQuAD `predictions.json` [+ `null_odds.json`]), `model.keras` and `backbone.keras`.
+    SQuAD `predictions.json` [+ `null_odds.json`]) and `model/`, the preset of
+    the fine-tuned model (weights, tokenizer, label names, task kind, provenance).
     """
     from albert_tf.finetuning.task_kinds import task_kind
+    from albert_tf.graph_tokenizer import AlbertGraphTokenizer
     from albert_tf.optimization import create_optimizer
+    from albert_tf.preprocessor import AlbertPreprocessor
     from albert_tf.tokenizer import AlbertTokenizer
 
     strategy = create_strategy(settings.strategy, settings.tpu)  # before any other TF op
@@ -144,7 +150,11 @@ def run_finetuning(settings: FinetuneSettings) -> FinetuneResult:
                          f"the {type(strategy).__name__}; use a multiple of {replicas}.")
     if not os.path.isdir(settings.data_dir):
         raise ValueError(f"Data directory not found: {settings.data_dir}")
-    tokenizer = AlbertTokenizer(settings.spm_model)
+    preset_dir = os.path.join(settings.output_dir, MODEL_PRESET)
+    if os.path.exists(preset_dir) and not settings.overwrite:
+        raise ValueError(f"{preset_dir} already holds a fine-tuned model; choose another --output-dir, or pass "
+                         "--overwrite to replace it.")
+    tokenizer = AlbertTokenizer.from_serialized_proto(*_tokenizer_source(settings))
     task = task_kind(settings, tokenizer)
     keras.config.set_dtype_policy(settings.dtype)
     keras.utils.set_random_seed(settings.seed)
@@ -162,8 +172,12 @@ def run_finetuning(settings: FinetuneSettings) -> FinetuneResult:
         .batch(settings.batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
+    preprocessor = AlbertPreprocessor(
+        AlbertGraphTokenizer(tokenizer.serialized_model_proto, name="tokenizer"),
+        task.max_seq_length, text_pair=task.text_pair, name="preprocessor",
+    )
     with strategy.scope():
-        model = task.build_model(backbone)
+        model = task.build_model(backbone, preprocessor)
         optimizer = create_optimizer("adamw", learning_rate=settings.learning_rate,
                                      warmup_steps=int(settings.warmup_proportion * total_steps),
                                      total_steps=total_steps, weight_decay=settings.weight_decay)
@@ -195,17 +209,45 @@ def run_finetuning(settings: FinetuneSettings) -> FinetuneResult:
         "settings": _settings_record(settings),
     }
     if is_chief(strategy):
-        save_model_atomically(model, os.path.join(settings.output_dir, "model.keras"))
-        save_model_atomically(backbone, os.path.join(settings.output_dir, "backbone.keras"))
-        backbone.config.to_json_file(os.path.join(settings.output_dir, "albert_config.json"))
+        provenance = {
+            "command": "albert finetune", "task": settings.task, "data_dir": os.path.abspath(settings.data_dir),
+            "init": None if settings.init_checkpoint is None else os.path.abspath(settings.init_checkpoint),
+            "train_examples": task.num_train_examples, "train_steps": total_steps, "epochs": settings.epochs,
+            "seed": settings.seed, "dev_metrics": scores,
+        }
+        model.save_to_preset(preset_dir, provenance=provenance, overwrite=settings.overwrite)
         atomic_write_text(os.path.join(settings.output_dir, RESULTS_FILE), json.dumps(results, indent=2) + "\n")
     return FinetuneResult(results, settings.output_dir)
+
+
+def _tokenizer_source(settings: FinetuneSettings) -> tuple[bytes, bool, bool, bool, str]:
+    """The SentencePiece model bytes and options: `--spm-model`, else the init preset's tokenizer."""
+    from albert_tf.preset_format import is_preset, read_preset
+
+    if settings.spm_model is not None:
+        if not os.path.isfile(settings.spm_model):
+            raise ValueError(f"--spm-model not found: {settings.spm_model}")
+        with open(settings.spm_model, "rb") as stream:
+            return stream.read(), True, True, True, settings.spm_model
+    init = settings.init_checkpoint
+    if init is not None and is_preset(init):
+        spec = read_preset(init)
+        path = spec.require_tokenizer("pass --spm-model with the SentencePiece model it was trained with")
+        options = spec.tokenizer_options
+        return (path.read_bytes(), options.get("lower_case", True), options.get("strip_accents", True),
+                options.get("split_digit_comma", True), str(path))
+    where = "--config" if init is None else f"--init-checkpoint {init} (not a preset folder)"
+    raise ValueError(f"--spm-model is needed with {where}: name the SentencePiece model of the vocabulary.")
 
 
 def _load_backbone(settings: FinetuneSettings) -> AlbertBackbone:
     if settings.init_checkpoint is None:
         return AlbertBackbone(settings.config)
     return load_backbone_checkpoint(settings.init_checkpoint)
+
+
+# The fine-tuned model's preset folder inside `output_dir`.
+MODEL_PRESET = "model"
 
 
 def load_backbone_checkpoint(path: str, option: str = "--init-checkpoint") -> AlbertBackbone:
@@ -215,9 +257,12 @@ def load_backbone_checkpoint(path: str, option: str = "--init-checkpoint") -> Al
     """
     import albert_tf.pretrainer  # noqa: F401  (registers AlbertPretrainer for loading)
     import albert_tf.tasks  # noqa: F401
+    from albert_tf.preset_format import is_preset
 
+    if is_preset(path):
+        return AlbertBackbone.from_preset(path)
     if not os.path.isfile(path):
-        raise ValueError(f"{option} not found: {path}")
+        raise ValueError(f"{option} not found: {path} (a preset folder, or a .keras file)")
     loaded = keras.saving.load_model(path, compile=False)
     if isinstance(loaded, AlbertBackbone):
         return loaded
@@ -229,8 +274,8 @@ def load_backbone_checkpoint(path: str, option: str = "--init-checkpoint") -> Al
 
 
 def _check_compatible(config: AlbertConfig, tokenizer: Any, max_seq_length: int, settings: FinetuneSettings) -> None:
-    if tokenizer.vocab_size > config.vocab_size:
-        raise ValueError(f"The SentencePiece model {settings.spm_model} has {tokenizer.vocab_size} pieces but the "
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ValueError(f"The SentencePiece model {tokenizer.source} has {tokenizer.vocab_size} pieces but the "
                          f"model's vocab_size is {config.vocab_size}; use the vocabulary the model was built with.")
     if max_seq_length > config.max_position_embeddings:
         raise ValueError(f"--max-seq-length {max_seq_length} exceeds the model's max_position_embeddings "

@@ -22,6 +22,7 @@ from albert_tf.finetuning.features import (
 )
 from albert_tf.finetuning.glue import GLUE_TASKS, GlueTask
 from albert_tf.io_utils import atomic_write_text
+from albert_tf.preprocessor import AlbertPreprocessor
 from albert_tf.tasks import AlbertClassifier, AlbertMultipleChoice, AlbertSpanQA
 from albert_tf.tokenizer import AlbertTokenizer
 
@@ -52,9 +53,12 @@ class TaskKind(abc.ABC):
     def load_train(self) -> tuple[Arrays, Any]:
         """Training inputs and targets (checks the evaluation files exist too, before any training)."""
 
+    # Whether the model reads text pairs (the preprocessor's `text_pair`).
+    text_pair = False
+
     @abc.abstractmethod
-    def build_model(self, backbone: AlbertBackbone) -> keras.Model:
-        """The task model over `backbone`."""
+    def build_model(self, backbone: AlbertBackbone, preprocessor: AlbertPreprocessor | None = None) -> keras.Model:
+        """The task model over `backbone`, with the preprocessor and label names it will carry."""
 
     @abc.abstractmethod
     def compile_arguments(self) -> dict[str, Any]:
@@ -112,8 +116,20 @@ class ClassificationKind(TaskKind):
     def num_outputs(self) -> int:
         return 1 if self.label_list is None else len(self.label_list)
 
-    def build_model(self, backbone: AlbertBackbone) -> keras.Model:
-        return AlbertClassifier(backbone, self.num_outputs, dropout=self.settings.dropout)
+    @property
+    def text_pair(self) -> bool:
+        return self.glue.text_pair if self.glue else self.settings.text_pair_column is not None
+
+    @property
+    def model_labels(self) -> list[str] | None:
+        """Label names for the model: GLUE's readable names, or the csv/tsv label strings."""
+        if self.glue:
+            return self.glue.model_labels
+        return None if self.label_list is None else list(self.label_list)
+
+    def build_model(self, backbone: AlbertBackbone, preprocessor: AlbertPreprocessor | None = None) -> keras.Model:
+        return AlbertClassifier(backbone, self.num_outputs, dropout=self.settings.dropout, preprocessor=preprocessor,
+                                labels=self.model_labels if self.num_outputs > 1 else None)
 
     def compile_arguments(self) -> dict[str, Any]:
         if self.label_list is None:
@@ -198,8 +214,10 @@ class SpanKind(TaskKind):
         targets = {"start_logits": features.start_positions, "end_logits": features.end_positions}
         return features.inputs, targets
 
-    def build_model(self, backbone: AlbertBackbone) -> keras.Model:
-        return AlbertSpanQA(backbone)
+    text_pair = True
+
+    def build_model(self, backbone: AlbertBackbone, preprocessor: AlbertPreprocessor | None = None) -> keras.Model:
+        return AlbertSpanQA(backbone, preprocessor=preprocessor, version_2=self.version_2)
 
     def compile_arguments(self) -> dict[str, Any]:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -261,8 +279,11 @@ class ChoiceKind(TaskKind):
         self.num_train_examples = len(examples)
         return self._encode(examples, "train features")
 
-    def build_model(self, backbone: AlbertBackbone) -> keras.Model:
-        return AlbertMultipleChoice(backbone, race.NUM_CHOICES, dropout=self.settings.dropout)
+    text_pair = True
+
+    def build_model(self, backbone: AlbertBackbone, preprocessor: AlbertPreprocessor | None = None) -> keras.Model:
+        return AlbertMultipleChoice(backbone, race.NUM_CHOICES, dropout=self.settings.dropout,
+                                    preprocessor=preprocessor, labels=["A", "B", "C", "D"][: race.NUM_CHOICES])
 
     def compile_arguments(self) -> dict[str, Any]:
         return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "metrics": ["accuracy"]}
