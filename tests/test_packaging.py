@@ -1,10 +1,10 @@
 """Packaging: setup.cfg lists every package; the wheel installs `albert_tf` and nothing else.
 
-The wheel tests build the wheel from the repository, installs it with `--no-deps` into a fresh
+The wheel tests build the wheel from the repository, install it with `--no-deps` into a fresh
 venv whose dependencies come from the running environment (a `.pth` line that
 adds this environment's site-packages: its `.pth` files, among them the
 editable install of the source tree, are not executed, so `albert_tf` can
-only come from the wheel), then check what landed in site-packages and runs
+only come from the wheel), then check what landed in site-packages and run
 the installed `albert` from a folder holding a hostile `export.py`.
 """
 
