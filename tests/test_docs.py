@@ -8,7 +8,7 @@ expanded). Then, by command:
   (`albert_tf.cli.main.build_parser`), so a renamed or removed flag fails here;
   the cheap ones (`albert summary`, `albert train-spm`) also run for real at
   reduced size.
-- `python FILE.py ...`, `python -m pytest PATHS`, `cd DIR`: the files exist.
+- `python FILE.py ...`, `bash FILE`, `python -m pytest PATHS`, `cd DIR`: the files exist.
 - `pip install -e ".[EXTRA]"`: every extra is declared in setup.cfg.
 - any argument naming a path inside the repository (benchmarks/..., configs/...)
   or the shared data (../shared/data/...): it exists.
@@ -106,6 +106,8 @@ def test_the_docs_show_commands():
 @pytest.mark.parametrize("page,line,argv", ALL_COMMANDS, ids=[f"{p}:{' '.join(a[:2])}" for p, _, a in ALL_COMMANDS])
 def test_docs_command_is_valid(page, line, argv):
     cwd = ROOT
+    while len(argv) > 1 and _ASSIGNMENT.match(argv[0]):  # NAME=value before a command: its environment
+        argv = argv[1:]
     program, args = argv[0], argv[1:]
     if program == "cd":
         assert (ROOT / args[0]).is_dir(), f"{page}: `cd {args[0]}`: no such folder"
@@ -132,6 +134,8 @@ def test_docs_command_is_valid(page, line, argv):
         if extras.group(1):
             missing = set(extras.group(1).split(",")) - _declared_extras()
             assert not missing, f"{page}: extras {missing} are not declared in setup.cfg"
+    elif program == "bash":
+        assert (ROOT / args[0]).is_file(), f"{page}: {args[0]} does not exist"
     elif program == "gradle":
         assert args == ["wrapper"] and (ROOT / "android_demo" / "settings.gradle.kts").is_file()
     elif program == "./gradlew":
