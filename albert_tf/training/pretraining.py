@@ -26,11 +26,12 @@ from albert_tf.backbone import AlbertBackbone
 from albert_tf.config import AlbertConfig
 from albert_tf.data.create_pretraining_data import METADATA_FILE, SENTENCE_TASKS, read_metadata
 from albert_tf.data.pipeline import naming_corrupt_records, pretraining_dataset, record_files
-from albert_tf.io_utils import (atomic_write_text, exclusive_run, fault_point, load_keras_file,
+from albert_tf.io_utils import (atomic_write_text, check_output_path, exclusive_run, fault_point, load_keras_file,
                                 remove_staging_leftovers, staged_file)
 from albert_tf.pretrainer import AlbertPretrainer
 from albert_tf.training.callbacks import BackupCheckpoint, RotatingCheckpoints, StopOnNaN
-from albert_tf.training.resume import check_run_settings, describe_changes, restore_training_state, saved_states
+from albert_tf.training.resume import (check_run_settings, describe_changes, ensure_checkpoint, restore_training_state,
+                                       saved_states)
 from albert_tf.training.strategy import create_strategy, is_chief, worker_id
 
 logger = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
     output_dir = settings.output_dir
     # Only the chief writes the shared outputs; other workers write to their own folder.
     private_dir = output_dir if chief else os.path.join(output_dir, "workers", worker_id(strategy))
-    _check_output_folder(output_dir)
+    check_output_path(output_dir, "--output-dir", folder=True)
     os.makedirs(private_dir, exist_ok=True)
     with exclusive_run(private_dir, "albert pretrain"):
         return _run_locked(settings, strategy, chief, private_dir)
@@ -240,6 +241,7 @@ def _run_locked(settings: PretrainingSettings, strategy, chief: bool, private_di
         )
     if restored_path:
         logger.info("resuming at step %d from %s", resumed_from, restored_path)
+        ensure_checkpoint(restored_path, resumed_from, checkpoint_dir, settings.keep_checkpoints)
 
     dataset = pretraining_dataset(
         list(settings.records), settings.batch_size,
@@ -324,11 +326,6 @@ def _recorded_settings(settings: PretrainingSettings, config: AlbertConfig) -> d
         "dynamic_masking": settings.dynamic_masking,
         "sentence_loss_weight": settings.sentence_loss_weight,
     }
-
-
-def _check_output_folder(output_dir: str) -> None:
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise ValueError(f"--output-dir {output_dir} is a file; give a folder (new, or a run to resume).")
 
 
 def _check_eval_records(settings: PretrainingSettings, train_metadata: dict) -> None:

@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from typing import Any
 
 import keras
 
-from albert_tf.io_utils import InputFileError, atomic_write_text, corrupt_data_errors, first_line
+from albert_tf.io_utils import InputFileError, atomic_write_text, corrupt_data_errors, first_line, staged_file
 from albert_tf.training.callbacks import BACKUP_WEIGHTS, checkpoint_paths
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,20 @@ def restore_training_state(model: keras.Model, backup_dir: str, checkpoint_dir: 
         f"No saved training state can be read ({'; '.join(failures)}). Delete the output folder to start over, "
         "or restore the files from a copy."
     )
+
+
+def ensure_checkpoint(restored_path: str | None, step: int, checkpoint_dir: str, keep: int) -> None:
+    """Copies a state restored from the backup to `checkpoints/ckpt-<step>.weights.h5` when
+    the kill came before that checkpoint was written, so the newest step is never only in the backup."""
+    if restored_path is None or step == 0:
+        return
+    target = os.path.join(checkpoint_dir, f"ckpt-{step}.weights.h5")
+    if os.path.exists(target):
+        return
+    with staged_file(target) as temporary:
+        shutil.copyfile(restored_path, temporary)
+    for old in checkpoint_paths(checkpoint_dir)[:-keep]:
+        os.remove(old)
 
 
 def check_run_settings(directory: str, settings: dict[str, Any], has_state: bool) -> None:
