@@ -138,7 +138,9 @@ def free_ports(count):
     return ports
 
 
-def test_multi_worker_two_processes_only_chief_writes_model(records, tiny_config_file, tmp_path):
+def test_multi_worker_two_processes_match_one_process_and_only_chief_writes_model(records, tiny_config_file,
+                                                                                   tmp_path):
+    steps = ["--batch-size", "8", "--train-steps", "6", "--steps-per-checkpoint", "2"]
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     output = tmp_path / "multi"
@@ -147,8 +149,7 @@ def test_multi_worker_two_processes_only_chief_writes_model(records, tiny_config
         env = environment()
         env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         processes.append(subprocess.Popen(
-            pretrain_command(tiny_config_file, records, output, "--batch-size", "8", "--train-steps", "4",
-                             "--steps-per-checkpoint", "2", "--strategy", "multi_worker"),
+            pretrain_command(tiny_config_file, records, output, *steps, "--strategy", "multi_worker"),
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     results = [process.communicate(timeout=300) for process in processes]
     for process, (_, stderr) in zip(processes, results):
@@ -157,6 +158,21 @@ def test_multi_worker_two_processes_only_chief_writes_model(records, tiny_config
     assert json.loads((output / "training_state.json").read_text())["replicas"] == 2
     worker_dir = output / "workers" / "worker-1"
     assert (worker_dir / "metrics.csv").exists() and not (worker_dir / "backbone.keras").exists()
+
+    # The same global batch of 8 in one process: each worker's replica took
+    # half of every batch, so the losses and the trained weights must agree up
+    # to float32 reduction order.
+    single = tmp_path / "single"
+    result = subprocess.run(pretrain_command(tiny_config_file, records, single, *steps, "--strategy", "one_device"),
+                            env=environment(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    print("multi-worker losses", losses(output), "one process", losses(single))
+    assert len(losses(output)) == 3
+    np.testing.assert_allclose(losses(output), losses(single), rtol=1e-5)
+    np.testing.assert_allclose(losses(worker_dir), losses(single), rtol=1e-5)
+    trained = [keras.saving.load_model(path / "backbone.keras").get_weights() for path in (output, single)]
+    for multi_weight, single_weight in zip(*trained):
+        np.testing.assert_allclose(multi_weight, single_weight, atol=1e-5)
 
 
 def test_bad_inputs_give_clear_errors(records, tiny_config_file, tmp_path):
