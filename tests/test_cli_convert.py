@@ -10,7 +10,8 @@ import pytest
 
 from albert_tf.backbone import AlbertBackbone
 from albert_tf.cli.main import main
-from albert_tf.convert import export_huggingface, model_variables
+from albert_tf.convert import export_huggingface, load_checkpoint, model_variables
+from albert_tf.presets import load_preset
 from albert_tf.pretrainer import AlbertPretrainer
 from convert_helpers import randomize_keras, tiny_config
 
@@ -31,33 +32,48 @@ def _same_weights(model, expected):
         np.testing.assert_array_equal(actual[key], expected[key], err_msg=key)
 
 
-def test_hf_to_keras_and_back(hf_dir, tmp_path, capsys):
+def test_hf_to_preset_and_back(hf_dir, tmp_path, capsys):
     directory, weights = hf_dir
-    output = tmp_path / "out" / "model.keras"
+    output = tmp_path / "out" / "model"
     assert main(["convert", "--from", "hf", "--checkpoint", str(directory), "--output", str(output)]) == 0
-    assert "AlbertPretrainer" in capsys.readouterr().out
-    loaded = keras.saving.load_model(output)
+    captured = capsys.readouterr()
+    assert "AlbertPretrainer" in captured.out
+    assert "no tokenizer" in captured.err and "--spm-model" in captured.err  # an HF folder without spiece.model
+    loaded = load_preset(output)
     assert isinstance(loaded, AlbertPretrainer)
     _same_weights(loaded, weights)
     assert not [p for p in output.parent.iterdir() if p.name.startswith(".tmp")]  # no temporary leftovers
 
     exported = tmp_path / "hf_again"
-    assert main(["convert", "--from", "keras", "--checkpoint", str(output), "--to", "hf",
+    assert main(["convert", "--from", "preset", "--checkpoint", str(output), "--to", "hf",
                  "--output", str(exported)]) == 0
     assert json.loads((exported / "config.json").read_text())["architectures"] == ["AlbertForPreTraining"]
-    again = tmp_path / "again.keras"
+    again = tmp_path / "again"
     assert main(["convert", "--from", "hf", "--checkpoint", str(exported), "--output", str(again)]) == 0
-    _same_weights(keras.saving.load_model(again), weights)
+    _same_weights(load_preset(again), weights)
+
+
+def test_old_keras_file_with_spm_model_becomes_a_preset(hf_dir, tmp_path, capsys):
+    directory, weights = hf_dir
+    result = load_checkpoint("hf", directory)
+    result.model.save(tmp_path / "model.keras")
+    spm = tmp_path / "spiece.model"
+    spm.write_bytes(_tiny_spm(tmp_path))
+    output = tmp_path / "preset"
+    assert main(["convert", "--from", "keras", "--checkpoint", str(tmp_path / "model.keras"),
+                 "--spm-model", str(spm), "--output", str(output)]) == 0
+    assert (output / "assets" / "tokenizer" / "spiece.model").read_bytes() == spm.read_bytes()
+    _same_weights(load_preset(output), weights)
 
 
 def test_backbone_only(hf_dir, tmp_path, capsys):
     directory, weights = hf_dir
-    output = tmp_path / "backbone.keras"
+    output = tmp_path / "backbone"
     assert main(["convert", "--from", "hf", "--checkpoint", str(directory), "--output", str(output),
                  "--backbone-only"]) == 0
     out = capsys.readouterr().out
     assert "AlbertBackbone" in out and "head variables left out" in out
-    loaded = keras.saving.load_model(output)
+    loaded = load_preset(output)
     assert isinstance(loaded, AlbertBackbone)
     _same_weights(loaded, {k: v for k, v in weights.items() if not k.startswith(("mlm/", "sop/"))})
 
@@ -66,14 +82,32 @@ def test_bad_input_exits_2_with_one_line(hf_dir, tmp_path, capsys):
     directory, _ = hf_dir
     cases = [
         (["--checkpoint", str(tmp_path / "nowhere"), "--output", str(tmp_path / "m.keras")], "does not exist"),
-        (["--checkpoint", str(directory), "--output", str(tmp_path / "m.h5")], "must end in .keras"),
+        (["--checkpoint", str(directory), "--output", str(tmp_path / "m.keras")], "preset folder, not a .keras file"),
+        (["--checkpoint", str(directory), "--output", str(tmp_path / "m"), "--labels", "a,b"], "--labels"),
     ]
     config = tmp_path / "config.json"
     config.write_text(json.dumps(dict(tiny_config(num_hidden_layers=4, num_hidden_groups=2, vocab_size=120).to_dict())))
-    cases.append((["--checkpoint", str(directory), "--config", str(config), "--output", str(tmp_path / "m.keras")],
+    cases.append((["--checkpoint", str(directory), "--config", str(config), "--output", str(tmp_path / "m")],
                   '"vocab_size": 100'))
     for arguments, expected in cases:
         assert main(["convert", "--from", "hf", *arguments]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("albert convert: error:") and expected in err and "\n" not in err, err
-    assert not (tmp_path / "m.keras").exists()
+    assert not (tmp_path / "m.keras").exists() and not (tmp_path / "m").exists()
+
+
+def _tiny_spm(tmp_path) -> bytes:
+    """A 100-piece SentencePiece model with ALBERT's special pieces (the tiny config's vocab_size)."""
+    import sentencepiece as spm
+
+    text = tmp_path / "corpus.txt"
+    rng = np.random.default_rng(0)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    lines = [" ".join("".join(rng.choice(letters, rng.integers(2, 8))) for _ in range(12)) for _ in range(400)]
+    text.write_text("\n".join(lines), "utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(text), model_prefix=str(tmp_path / "tiny"), vocab_size=100, model_type="unigram",
+        pad_id=0, unk_id=1, bos_id=-1, eos_id=-1, control_symbols="[CLS],[SEP],[MASK]", hard_vocab_limit=True,
+        minloglevel=2,
+    )
+    return (tmp_path / "tiny.model").read_bytes()

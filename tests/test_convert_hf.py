@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from albert_tf.convert import convert_checkpoint, export_huggingface, load_checkpoint
+from albert_tf.presets import load_preset
 from albert_tf.pretrainer import AlbertBackbone, AlbertPretrainer
 from convert_helpers import (
     assert_close, hf_config, hf_outputs, inputs_for, our_outputs, random_hf_pretraining_model, randomize_keras,
@@ -43,19 +44,21 @@ def test_hf_pretraining_model_converts_with_same_outputs(tmp_path, structure):
     print(f"hf -> albert_tf [{structure}] max abs diff:", diffs)
 
 
-def test_converted_keras_file_loads_back(tmp_path):
+def test_converted_preset_loads_back(tmp_path):
     reference = random_hf_pretraining_model(hf_config(num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2))
     reference.save_pretrained(tmp_path / "hf")
     inputs = inputs_for(reference.config.vocab_size)
-    result = convert_checkpoint("hf", tmp_path / "hf", tmp_path / "model.keras")
-    assert result.outputs == (str(tmp_path / "model.keras"),)
-    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    with pytest.warns(UserWarning, match="no tokenizer"):
+        result = convert_checkpoint("hf", tmp_path / "hf", tmp_path / "model")
+    assert str(tmp_path / "model" / "config.json") in result.outputs
+    loaded = load_preset(tmp_path / "model")
     assert isinstance(loaded, AlbertPretrainer)
     assert_close(our_outputs(loaded, inputs), hf_outputs(reference, inputs))
 
-    backbone = convert_checkpoint("hf", tmp_path / "hf", tmp_path / "backbone.keras", model="backbone")
+    with pytest.warns(UserWarning, match="no tokenizer"):
+        backbone = convert_checkpoint("hf", tmp_path / "hf", tmp_path / "backbone", model="backbone")
     assert backbone.kind == "backbone" and backbone.report.dropped  # heads left out on request, no warning
-    loaded = keras.saving.load_model(tmp_path / "backbone.keras")
+    loaded = load_preset(tmp_path / "backbone")
     assert isinstance(loaded, AlbertBackbone)
     assert_close(our_outputs(loaded, inputs), hf_outputs(reference, inputs), names=("sequence_output", "pooled_output"))
 

@@ -1,9 +1,12 @@
-"""Checkpoint interop: TF1 (google-research), TF Model Garden and Hugging Face ALBERT weights.
+"""Model interop: TF1 (google-research), TF Model Garden, Hugging Face and KerasHub ALBERT models.
 
 `load_checkpoint` builds an `AlbertBackbone` or `AlbertPretrainer` holding a
-checkpoint's weights; `convert_checkpoint` also writes it as `.keras` or as a
-Hugging Face directory (`export_huggingface`). Every name and shape is
-checked against the config; problems are `ValueError`s naming the variables.
+checkpoint's weights; `load_source` reads any source (also albert_tf presets,
+`.keras` files and KerasHub presets); `convert_checkpoint` writes the result as
+an albert_tf preset folder, a Hugging Face folder (`export_huggingface`, with
+the tokenizer files) or a KerasHub preset (`export_keras_hub`). Every name and
+shape is checked against the config; problems are `ValueError`s naming the
+variables.
 """
 
 from albert_tf.convert.api import (
@@ -11,9 +14,10 @@ from albert_tf.convert.api import (
     convert_checkpoint,
     load_checkpoint,
     load_keras_model,
+    load_source,
     open_checkpoint,
     resolve_config,
-    save_keras_model,
+    save_preset,
 )
 from albert_tf.convert.errors import (
     ConversionError,
@@ -24,6 +28,8 @@ from albert_tf.convert.errors import (
     VocabSizeMismatchError,
 )
 from albert_tf.convert.hf import export_huggingface, huggingface_tensors
+from albert_tf.convert.hf_tokenizer import write_hf_tokenizer
+from albert_tf.convert.keras_hub import export_keras_hub, read_keras_hub_preset
 from albert_tf.convert.loader import LoadReport
 from albert_tf.convert.weight_map import model_variables
 
@@ -38,11 +44,15 @@ __all__ = [
     "VocabSizeMismatchError",
     "convert_checkpoint",
     "export_huggingface",
+    "export_keras_hub",
     "huggingface_tensors",
     "load_checkpoint",
     "load_keras_model",
+    "load_source",
     "model_variables",
     "open_checkpoint",
+    "read_keras_hub_preset",
     "resolve_config",
-    "save_keras_model",
+    "save_preset",
+    "write_hf_tokenizer",
 ]

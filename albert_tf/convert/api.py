@@ -1,10 +1,10 @@
-"""Checkpoint conversion: other implementations' checkpoints in, `.keras` or Hugging Face out."""
+"""Checkpoint conversion: other implementations' checkpoints, albert_tf presets and `.keras` files in;
+albert_tf presets, Hugging Face folders or KerasHub presets out."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import warnings
 from typing import Literal
 
@@ -13,22 +13,30 @@ import keras
 from albert_tf.config import AlbertConfig
 from albert_tf.convert.errors import ConversionError, MissingVariablesError, UnsupportedCheckpointError
 from albert_tf.convert.formats import CheckpointFormat
-from albert_tf.convert.hf import HFFormat, check_tied_copies, export_huggingface, open_hf_checkpoint, read_hf_config
+from albert_tf.convert.hf import (
+    CLASSIFIER_NAMES, HFFormat, check_tied_copies, export_huggingface, hf_config_path, open_hf_checkpoint,
+    read_hf_config,
+)
 from albert_tf.convert.loader import LoadReport, check_vocab_size, head_names, load_weights
 from albert_tf.convert.sources import TensorSource
 from albert_tf.convert.tf1 import TF1Format, open_tf1_checkpoint
 from albert_tf.convert.tfm import TFMFormat, open_tfm_checkpoint
 from albert_tf.convert.weight_map import MLM_KEYS, SOP_KEYS, backbone_of
 
-SourceFormat = Literal["tf1", "tfm", "hf", "keras"]
-TargetFormat = Literal["keras", "hf"]
+SourceFormat = Literal["tf1", "tfm", "hf", "keras-hub", "preset", "keras"]
+TargetFormat = Literal["preset", "hf", "keras-hub"]
 ModelKind = Literal["auto", "backbone", "pretrainer"]
 
-SOURCE_FORMATS = ("tf1", "tfm", "hf", "keras")
-TARGET_FORMATS = ("keras", "hf")
+SOURCE_FORMATS = ("tf1", "tfm", "hf", "keras-hub", "preset", "keras")
+TARGET_FORMATS = ("preset", "hf", "keras-hub")
+# `--to keras` of earlier releases: the albert_tf target, now a preset folder.
+TARGET_ALIASES = {"keras": "preset"}
 MODEL_KINDS = ("auto", "backbone", "pretrainer")
 # Config files looked for next to a TF checkpoint when no config is given.
 _SIBLING_CONFIGS = ("albert_config.json", "config.json")
+# SentencePiece models looked for next to a checkpoint when --spm-model is not given
+# (google-research's tarballs ship 30k-clean.model; Hugging Face folders spiece.model).
+_SIBLING_SPM_MODELS = ("spiece.model", "30k-clean.model")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,13 +44,15 @@ class ConversionResult:
     """A converted model and what the conversion did.
 
     Attributes:
-        model: an `AlbertBackbone` or `AlbertPretrainer` holding the checkpoint's weights.
+        model: an `AlbertBackbone`, `AlbertPretrainer` or task model holding the source's weights.
         config: the config the model was built from.
-        kind: "backbone" or "pretrainer".
+        kind: "backbone", "pretrainer", or a task model's preset kind ("classifier", ...).
         source: the checkpoint, as described in messages.
         report: loaded, unused, skipped and dropped checkpoint variables
-            (None when the source was a `.keras` model).
+            (None when the source was an albert_tf model).
         outputs: the files written (empty for `load_checkpoint`).
+        tokenizer_proto: the SentencePiece model that goes with the model (None: unknown).
+        sequence_length: the preprocessor's packed length, when the source records one.
     """
 
     model: keras.Model
@@ -51,6 +61,8 @@ class ConversionResult:
     source: str
     report: LoadReport | None = None
     outputs: tuple[str, ...] = ()
+    tokenizer_proto: bytes | None = None
+    sequence_length: int | None = None
 
 
 def open_checkpoint(source_format: str, checkpoint: str | os.PathLike) -> tuple[CheckpointFormat, TensorSource]:
@@ -176,6 +188,8 @@ def load_checkpoint(source_format: str, checkpoint: str | os.PathLike,
         )
 
     known_extra = check_tied_copies(fmt, source) if isinstance(fmt, HFFormat) else []
+    if isinstance(fmt, HFFormat):  # AlbertForSequenceClassification's head: see `read_hf_classifier`
+        known_extra += [name for name in CLASSIFIER_NAMES if name in source.shapes]
     built = _build(config, pretrainer)
     report = load_weights(
         built, fmt, source, config,
@@ -188,7 +202,7 @@ def load_checkpoint(source_format: str, checkpoint: str | os.PathLike,
 
 
 def load_keras_model(path: str | os.PathLike) -> keras.Model:
-    """An `AlbertBackbone` or `AlbertPretrainer` saved as `.keras`.
+    """An albert_tf model (`AlbertBackbone`, `AlbertPretrainer` or task model) saved as `.keras`.
 
     Raises:
         FileNotFoundError: no file at `path`.
@@ -196,80 +210,241 @@ def load_keras_model(path: str | os.PathLike) -> keras.Model:
     """
     import albert_tf.backbone  # noqa: F401  (registers the classes for deserialization)
     import albert_tf.pretrainer  # noqa: F401
+    import albert_tf.tasks  # noqa: F401
+    from albert_tf.tasks.task_model import TaskModel
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No .keras model at {path}")
     loaded = keras.saving.load_model(path)
-    backbone_of(loaded)  # raises for models that are not ALBERT backbones or pretrainers
+    if not isinstance(loaded, TaskModel):
+        backbone_of(loaded)  # raises for models that are not ALBERT backbones or pretrainers
     return loaded
 
 
-def save_keras_model(model: keras.Model, path: str | os.PathLike) -> str:
-    """Saves `model` to a `.keras` file atomically (temporary file in the same directory, then rename)."""
-    path = os.fspath(path)
-    if not path.endswith(".keras"):
-        raise ConversionError(f"A Keras model file name must end in .keras. Received: {path}")
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=directory)
-    os.close(handle)
-    try:
-        model.save(temporary, overwrite=True)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return path
+def read_hf_classifier(result: ConversionResult, checkpoint: str | os.PathLike) -> ConversionResult:
+    """Wraps the backbone of an `AlbertForSequenceClassification` checkpoint into an `AlbertClassifier` holding its
+    head, with the label names of its config's `id2label` (the result unchanged for other checkpoints)."""
+    import json
+
+    import numpy as np
+
+    from albert_tf.tasks import AlbertClassifier
+
+    fmt, source = open_checkpoint("hf", checkpoint)
+    if not all(name in source.shapes for name in CLASSIFIER_NAMES) or result.kind != "backbone":
+        return result
+    config_path = hf_config_path(checkpoint)
+    with open(config_path, encoding="utf-8") as handle:
+        values = json.load(handle)
+    kernel = np.asarray(source.read(CLASSIFIER_NAMES[0]), np.float32).T  # [out, in] -> [in, out]
+    num_classes = kernel.shape[1]
+    id2label = values.get("id2label") or {}
+    labels = [str(id2label.get(str(index), index)) for index in range(num_classes)] if num_classes > 1 else None
+    if labels is not None and labels == [f"LABEL_{index}" for index in range(num_classes)]:
+        labels = None  # transformers' placeholder names, not real ones
+    model = AlbertClassifier(result.model, num_classes, dropout=float(values.get("classifier_dropout_prob") or 0.1),
+                             labels=labels)
+    dense = model.get_layer("classifier")
+    if tuple(dense.kernel.shape) != kernel.shape:
+        raise ConversionError(f"{CLASSIFIER_NAMES[0]} in {source.description} has shape {list(kernel.shape[::-1])}; "
+                              f"the backbone needs [*, {dense.kernel.shape[0]}]")
+    dense.kernel.assign(kernel)
+    dense.bias.assign(np.asarray(source.read(CLASSIFIER_NAMES[1]), np.float32))
+    return dataclasses.replace(result, model=model, kind="classifier")
+
+
+def load_source(source_format: str, path: str | os.PathLike, config: AlbertConfig | str | os.PathLike | None = None,
+                *, model: ModelKind = "auto", new_sop_head: bool = False,
+                spm_model: str | os.PathLike | bytes | None = None) -> ConversionResult:
+    """Any convertible source as an albert_tf model, with its SentencePiece model when one is known.
+
+    Args:
+        source_format: "tf1", "tfm", "hf" (see `load_checkpoint`; an
+            `AlbertForSequenceClassification` folder gives an `AlbertClassifier`),
+            "keras-hub" (a KerasHub ALBERT preset folder: a backbone or a text
+            classifier), "preset" (an albert_tf preset folder) or "keras" (an
+            albert_tf `.keras` file, or a preset folder).
+        path: the input.
+        config: see `resolve_config` (TF and Hugging Face checkpoints only).
+        model: "backbone" strips any heads; see `load_checkpoint`.
+        new_sop_head: see `load_checkpoint`.
+        spm_model: the SentencePiece model (path or bytes); default: the one the
+            source carries (preset, KerasHub vocabulary.spm, a task model's
+            preprocessor, spiece.model / 30k-clean.model next to a checkpoint).
+    """
+    from albert_tf.preset_format import is_preset, tokenizer_proto_of
+
+    if source_format not in SOURCE_FORMATS:
+        raise ConversionError(f"`source_format` must be one of {SOURCE_FORMATS}. Received: {source_format!r}")
+    if model not in MODEL_KINDS:
+        raise ConversionError(f"`model` must be one of {MODEL_KINDS}. Received: model={model!r}")
+    if source_format == "keras" and os.path.isdir(path) and is_preset(path):
+        source_format = "preset"
+    if source_format == "preset":
+        result = _from_preset(path)
+    elif source_format == "keras":
+        result = _from_keras(path)
+    elif source_format == "keras-hub":
+        from albert_tf.convert.keras_hub import read_keras_hub_preset
+
+        read = read_keras_hub_preset(path)
+        result = ConversionResult(model=read.model, config=_backbone(read.model).config, kind=read.kind,
+                                  source=f"KerasHub preset {os.fspath(path)}", report=read.report,
+                                  tokenizer_proto=read.tokenizer_proto, sequence_length=read.sequence_length)
+    else:
+        result = load_checkpoint(source_format, path, config, model="backbone" if model == "backbone" else model,
+                                 new_sop_head=new_sop_head)
+        if source_format == "hf":
+            result = read_hf_classifier(result, path)
+        result = dataclasses.replace(result, tokenizer_proto=_sibling_spm_model(path))
+    if spm_model is not None:
+        result = dataclasses.replace(result, tokenizer_proto=tokenizer_proto_of(spm_model))
+    elif result.tokenizer_proto is None:
+        result = dataclasses.replace(result, tokenizer_proto=_preprocessor_proto(result.model))
+    return _select(result, model)
+
+
+def _backbone(model: keras.Model):
+    from albert_tf.tasks.task_model import TaskModel
+
+    return model.backbone if isinstance(model, TaskModel) else backbone_of(model)
+
+
+def _preprocessor_proto(model: keras.Model) -> bytes | None:
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None or preprocessor.tokenizer.python_tokenizer is None:
+        return None
+    return preprocessor.tokenizer.python_tokenizer.serialized_model_proto
+
+
+def _sibling_spm_model(checkpoint: str | os.PathLike) -> bytes | None:
+    path = os.fspath(checkpoint)
+    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    for name in _SIBLING_SPM_MODELS:
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate):
+            with open(candidate, "rb") as handle:
+                return handle.read()
+    return None
+
+
+def _select(result: ConversionResult, model: ModelKind) -> ConversionResult:
+    """Applies `model`: "backbone" strips heads; "pretrainer" requires a pretrainer."""
+    from albert_tf.pretrainer import AlbertPretrainer
+
+    if model == "pretrainer" and not isinstance(result.model, AlbertPretrainer):
+        raise ConversionError(f"{result.source} holds a {result.kind}; it has no MLM/SOP heads to convert as a "
+                              "pretrainer")
+    if model == "backbone" and result.kind != "backbone":
+        return dataclasses.replace(result, model=_backbone(result.model), kind="backbone")
+    return result
+
+
+def _from_preset(path: str | os.PathLike) -> ConversionResult:
+    from albert_tf.preset_format import read_preset
+    from albert_tf.presets import load_preset
+
+    spec = read_preset(path)
+    loaded = load_preset(path)
+    proto = spec.tokenizer_path.read_bytes() if spec.has_tokenizer else None
+    return ConversionResult(model=loaded, config=spec.config, kind=spec.kind, source=f"albert_tf preset {path}",
+                            tokenizer_proto=proto, sequence_length=spec.sequence_length)
+
+
+def _from_keras(path: str | os.PathLike) -> ConversionResult:
+    from albert_tf.pretrainer import AlbertPretrainer
+    from albert_tf.tasks.task_model import TaskModel
+
+    loaded = load_keras_model(path)
+    if isinstance(loaded, TaskModel):
+        kind = loaded.preset_kind
+    else:
+        kind = "pretrainer" if isinstance(loaded, AlbertPretrainer) else "backbone"
+    preprocessor = getattr(loaded, "preprocessor", None)
+    return ConversionResult(model=loaded, config=_backbone(loaded).config, kind=kind,
+                            source=f".keras model {os.fspath(path)}",
+                            sequence_length=preprocessor.sequence_length if preprocessor is not None else None)
+
+
+def save_preset(result: ConversionResult, output: str | os.PathLike, overwrite: bool = False) -> list[str]:
+    """Writes a conversion's model as an albert_tf preset folder (with its tokenizer when one is known).
+
+    Returns:
+        The files written.
+    """
+    import pathlib
+
+    from albert_tf.tasks.task_model import TaskModel
+
+    output = pathlib.Path(output)
+    if output.suffix == ".keras":
+        raise ConversionError(f"An albert_tf model is written as a preset folder, not a .keras file: give a folder "
+                              f"name (e.g. --output {output.with_suffix('')}) instead of {output}")
+    provenance = {"converted_from": result.source}
+    model = result.model
+    if isinstance(model, TaskModel):
+        if model.preprocessor is None and result.tokenizer_proto is not None:
+            from albert_tf.preprocessor import AlbertPreprocessor
+
+            model.preprocessor = AlbertPreprocessor.from_spm_model(result.tokenizer_proto,
+                                                                   result.sequence_length or 128)
+        model.save_to_preset(output, provenance=provenance, overwrite=overwrite)
+    else:
+        model.save_to_preset(output, spm_model=result.tokenizer_proto, sequence_length=result.sequence_length or 128,
+                             provenance=provenance, overwrite=overwrite)
+    if result.tokenizer_proto is None:
+        warnings.warn(f"{result.source} came without a SentencePiece model, so the preset {output} has no tokenizer; "
+                      "convert again with --spm-model to make it take text", UserWarning, stacklevel=2)
+    return sorted(str(path) for path in output.rglob("*") if path.is_file())
 
 
 def convert_checkpoint(source_format: str, checkpoint: str | os.PathLike, output: str | os.PathLike,
                        config: AlbertConfig | str | os.PathLike | None = None, *,
-                       to: TargetFormat = "keras", model: ModelKind = "auto",
-                       new_sop_head: bool = False) -> ConversionResult:
-    """Converts a checkpoint and writes the result.
+                       to: str = "preset", model: ModelKind = "auto", new_sop_head: bool = False,
+                       spm_model: str | os.PathLike | bytes | None = None, labels: list[str] | None = None,
+                       overwrite: bool = False) -> ConversionResult:
+    """Converts a model and writes the result.
 
     Args:
-        source_format: "tf1", "tfm", "hf" (see `load_checkpoint`) or "keras"
-            (an albert_tf `.keras` model, e.g. to export it to Hugging Face).
-        checkpoint: the input path.
-        output: a `.keras` file (`to="keras"`) or a directory (`to="hf"`,
-            receives config.json and model.safetensors).
-        config: see `resolve_config`; unused for "keras".
-        to: "keras" or "hf".
-        model, new_sop_head: see `load_checkpoint`; model="backbone" also
-            strips the heads off a `.keras` pretrainer.
+        source_format, checkpoint, config, model, new_sop_head, spm_model: see `load_source`.
+        output: the folder to write.
+        to: "preset" (an albert_tf preset folder; "keras" means the same),
+            "hf" (config.json, model.safetensors and the tokenizer files for
+            transformers) or "keras-hub" (a KerasHub preset folder).
+        labels: label names for a classifier (one per class), replacing the source's.
+        overwrite: replace an existing preset folder (`to="preset"`).
 
     Returns:
         The `ConversionResult`, with `outputs` listing the files written.
     """
+    to = TARGET_ALIASES.get(to, to)
     if to not in TARGET_FORMATS:
         raise ConversionError(f"`to` must be one of {TARGET_FORMATS}. Received: to={to!r}")
-    if source_format not in SOURCE_FORMATS:
-        raise ConversionError(f"`source_format` must be one of {SOURCE_FORMATS}. Received: {source_format!r}")
-    output = os.fspath(output)
-    if to == "keras" and not output.endswith(".keras"):
-        raise ConversionError(f"--to keras writes one .keras file; the output name must end in .keras: {output}")
-    if source_format == "keras":
-        result = _from_keras(checkpoint, model)
+    result = load_source(source_format, checkpoint, config, model=model, new_sop_head=new_sop_head,
+                         spm_model=spm_model)
+    if labels is not None:
+        result = _relabel(result, labels)
+    if to == "preset":
+        outputs = save_preset(result, output, overwrite=overwrite)
+    elif to == "hf":
+        outputs = export_huggingface(result.model, output, tokenizer_proto=result.tokenizer_proto)
     else:
-        result = load_checkpoint(source_format, checkpoint, config, model=model, new_sop_head=new_sop_head)
-    if to == "keras":
-        outputs = (save_keras_model(result.model, output),)
-    else:
-        outputs = tuple(export_huggingface(result.model, output))
-    return dataclasses.replace(result, outputs=outputs)
+        from albert_tf.convert.keras_hub import export_keras_hub
+
+        outputs = export_keras_hub(result.model, output, tokenizer_proto=result.tokenizer_proto,
+                                   sequence_length=result.sequence_length)
+    return dataclasses.replace(result, outputs=tuple(outputs))
 
 
-def _from_keras(path: str | os.PathLike, model: ModelKind) -> ConversionResult:
-    from albert_tf.pretrainer import AlbertPretrainer
+def _relabel(result: ConversionResult, labels: list[str]) -> ConversionResult:
+    from albert_tf.tasks import AlbertClassifier
 
-    loaded = load_keras_model(path)
-    is_pretrainer = isinstance(loaded, AlbertPretrainer)
-    if model == "pretrainer" and not is_pretrainer:
-        raise ConversionError(f"{path} holds a backbone; it has no MLM/SOP heads to export as a pretrainer")
-    if model == "backbone":
-        loaded, is_pretrainer = backbone_of(loaded), False
-    return ConversionResult(model=loaded, config=backbone_of(loaded).config,
-                            kind="pretrainer" if is_pretrainer else "backbone", source=f".keras model {path}")
+    model = result.model
+    if not isinstance(model, AlbertClassifier):
+        raise ConversionError(f"--labels names a classifier's classes, but {result.source} holds a {result.kind}")
+    if len(labels) != model.num_classes or len(set(labels)) != len(labels):
+        raise ConversionError(f"--labels gives {len(labels)} names but the classifier has {model.num_classes} "
+                              "classes; give one distinct name per class, in class order")
+    model.labels = [str(label) for label in labels]
+    return result

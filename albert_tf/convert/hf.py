@@ -191,41 +191,107 @@ def hf_config_path(path: str | os.PathLike) -> str:
     return os.path.join(directory, CONFIG_FILE)
 
 
+CLASSIFIER_NAMES = ("classifier.weight", "classifier.bias")
+
+
 def huggingface_tensors(model: keras.Model) -> dict[str, np.ndarray]:
-    """A backbone's or pretrainer's weights under `AlbertForPreTraining` names, in PyTorch layout."""
-    config = backbone_of(model).config
+    """A model's weights under transformers' names, in PyTorch layout.
+
+    A backbone or pretrainer gives `AlbertForPreTraining` names; an
+    `AlbertClassifier` gives `AlbertForSequenceClassification`'s (`albert.*`
+    and `classifier.{weight,bias}`).
+    """
+    classifier = _classifier_of(model)
+    backbone = model.backbone if classifier is not None else model
+    config = backbone_of(backbone).config
     fmt = HFFormat(BACKBONE_PREFIX)
-    return {
+    tensors = {
         fmt.name(key): np.asarray(fmt.from_ours(key, keras.ops.convert_to_numpy(variable), config), np.float32)
-        for key, variable in model_variables(model).items()
+        for key, variable in model_variables(backbone).items()
     }
+    if classifier is not None:
+        dense = classifier.get_layer("classifier")
+        tensors[CLASSIFIER_NAMES[0]] = np.ascontiguousarray(keras.ops.convert_to_numpy(dense.kernel).T, np.float32)
+        tensors[CLASSIFIER_NAMES[1]] = np.asarray(keras.ops.convert_to_numpy(dense.bias), np.float32)
+    return tensors
 
 
-def export_huggingface(model: keras.Model, output_dir: str | os.PathLike) -> list[str]:
-    """Writes `config.json` and `model.safetensors` that `transformers` loads.
+def _classifier_of(model: keras.Model):
+    """`model` when it is an `AlbertClassifier`; None for a backbone or pretrainer; an error for other tasks."""
+    from albert_tf.tasks import AlbertClassifier
+    from albert_tf.tasks.task_model import TaskModel
+
+    if isinstance(model, AlbertClassifier):
+        return model
+    if isinstance(model, TaskModel):
+        raise ConversionError(f"--to hf writes backbones, pretrainers and classifiers; a {type(model).__name__} has "
+                              "no Hugging Face form here: convert its encoder alone (--backbone-only)")
+    return None
+
+
+def _architecture(model: keras.Model) -> str:
+    from albert_tf.pretrainer import AlbertPretrainer
+
+    if _classifier_of(model) is not None:
+        return "AlbertForSequenceClassification"
+    return "AlbertForPreTraining" if isinstance(model, AlbertPretrainer) else "AlbertModel"
+
+
+def export_huggingface(model: keras.Model, output_dir: str | os.PathLike, tokenizer_proto: bytes | None = None,
+                       tokenizer_options: dict[str, bool] | None = None) -> list[str]:
+    """Writes a folder that `transformers` loads: `config.json`, `model.safetensors` and the tokenizer files.
 
     A pretrainer loads completely into `AlbertForPreTraining`; a backbone into
-    `AlbertModel` (or into `AlbertForPreTraining` with new heads).
+    `AlbertModel` (or into `AlbertForPreTraining` with new heads); an
+    `AlbertClassifier` into `AlbertForSequenceClassification`, with
+    `id2label` / `label2id` from its label names, so
+    `transformers.pipeline("text-classification", model=output_dir)` runs it.
+
+    Args:
+        model: a backbone, pretrainer or `AlbertClassifier`.
+        output_dir: the folder (created when missing).
+        tokenizer_proto: the SentencePiece model (default: a task model's
+            preprocessor's). With one, spiece.model and tokenizer_config.json
+            are written (see `albert_tf.convert.hf_tokenizer`).
+        tokenizer_options: `lower_case` / `strip_accents` for the tokenizer config
+            (default: the preprocessor's, else ALBERT's).
 
     Returns:
         The paths written.
     """
+    from albert_tf.convert.hf_tokenizer import write_hf_tokenizer
     from albert_tf.io_utils import atomic_write_text
-    from albert_tf.pretrainer import AlbertPretrainer
 
-    config: AlbertConfig = backbone_of(model).config
+    classifier = _classifier_of(model)
+    config: AlbertConfig = backbone_of(model.backbone if classifier is not None else model).config
     output_dir = os.fspath(output_dir)
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise ConversionError(f"--to hf writes a directory, but {output_dir} is a file")
-    os.makedirs(output_dir, exist_ok=True)
     values = config.to_huggingface_dict()
-    values["architectures"] = ["AlbertForPreTraining" if isinstance(model, AlbertPretrainer) else "AlbertModel"]
+    values["architectures"] = [_architecture(model)]
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is not None:
+        tokenizer = preprocessor.tokenizer
+        tokenizer_proto = tokenizer_proto or tokenizer._require_model().serialized_model_proto
+        tokenizer_options = tokenizer_options or {"lower_case": tokenizer.lower_case,
+                                                  "strip_accents": tokenizer.strip_accents}
+    if classifier is not None:
+        names = classifier.label_names
+        values["id2label"] = {str(index): name for index, name in enumerate(names)}
+        values["label2id"] = {name: index for index, name in enumerate(names)}
+        values["num_labels"] = len(names)
+        values["problem_type"] = "regression" if classifier.num_classes == 1 else "single_label_classification"
+        values["classifier_dropout_prob"] = float(classifier.dropout)
+    os.makedirs(output_dir, exist_ok=True)
     weights_path = os.path.join(output_dir, SAFETENSORS_FILE)
     config_path = os.path.join(output_dir, CONFIG_FILE)
     # transformers refuses safetensors files without format metadata.
     write_safetensors(weights_path, huggingface_tensors(model), metadata={"format": "pt"})
     atomic_write_text(config_path, json.dumps(values, indent=2, sort_keys=True) + "\n")
-    return [config_path, weights_path]
+    written = [config_path, weights_path]
+    if tokenizer_proto is not None:
+        written += write_hf_tokenizer(output_dir, tokenizer_proto, config.max_position_embeddings, tokenizer_options)
+    return written
 
 
 def read_hf_config(path: str | os.PathLike) -> AlbertConfig:
