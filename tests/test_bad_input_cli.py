@@ -1,0 +1,227 @@
+"""Bad input and damaged files end as one line (`albert CMD: error: ...`), exit code 2,
+naming the path or setting, with no traceback (issue 20, items 8-10)."""
+
+from __future__ import annotations
+
+import errno
+import json
+
+import pytest
+
+from albert_tf import AlbertBackbone, AlbertConfig
+from albert_tf.cli.errors import describe_user_error
+from albert_tf.cli.main import main
+from albert_tf.data.create_pretraining_data import PretrainingDataConfig, create_pretraining_data
+from albert_tf.data.documents import read_documents
+from conftest import SHARED_DATA
+
+SPM = SHARED_DATA / "albert" / "spiece.model"
+SAMPLE = SHARED_DATA / "corpus" / "hf_sample_text.txt"
+needs_data = pytest.mark.skipif(not SPM.exists(), reason="needs ../shared/data (real ALBERT vocabulary)")
+
+TINY = AlbertConfig(vocab_size=30000, embedding_size=16, hidden_size=32, num_hidden_layers=1,
+                    num_attention_heads=2, intermediate_size=32, max_position_embeddings=32)
+
+
+def one_line_error(capsys, argv, *fragments, absent=()):
+    capsys.readouterr()
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    error = captured.err.strip()
+    assert len(error.splitlines()) == 1, error
+    assert error.startswith(f"albert {argv[0]}: error: ") and "Traceback" not in captured.err
+    for fragment in fragments:
+        assert str(fragment) in error, (fragment, error)
+    for fragment in absent:
+        assert str(fragment) not in error, (fragment, error)
+    return error
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("One sentence here.\nAnother one there.\n\nA second document.\nWith two lines.\n")
+    return path
+
+
+@pytest.fixture
+def regular_file(tmp_path):
+    path = tmp_path / "a-file"
+    path.write_text("not a folder")
+    return path
+
+
+# --- train-spm -----------------------------------------------------------------
+
+def test_train_spm_prefix_naming_a_folder(capsys, tmp_path, corpus):
+    one_line_error(capsys, ["train-spm", str(corpus), "--model-prefix", f"{tmp_path}/vocab/", "--vocab-size", "30"],
+                   "--model-prefix", "names a folder", "spiece")
+    assert not list(tmp_path.rglob("*.model")) and not list(tmp_path.rglob(".model"))
+
+
+def test_train_spm_refuses_to_replace_a_vocabulary(capsys, tmp_path, corpus):
+    model = tmp_path / "spm.model"
+    model.write_bytes(b"an existing vocabulary")
+    one_line_error(capsys, ["train-spm", str(corpus), "--model-prefix", str(tmp_path / "spm"), "--vocab-size", "30"],
+                   model, "--overwrite")
+    assert model.read_bytes() == b"an existing vocabulary"
+
+
+def test_train_spm_prefix_under_a_regular_file(capsys, corpus, regular_file):
+    one_line_error(capsys, ["train-spm", str(corpus), "--model-prefix", str(regular_file / "spm")],
+                   regular_file, "is a file, not a folder")
+
+
+def test_train_spm_input_that_is_a_directory(capsys, tmp_path):
+    one_line_error(capsys, ["train-spm", str(tmp_path), "--model-prefix", str(tmp_path / "spm")],
+                   tmp_path, "is a directory", absent=["not found"])
+
+
+# --- create-data ---------------------------------------------------------------
+
+def create_data(input_path, output, *extra):
+    return ["create-data", "--input", str(input_path), "--spm-model", str(SPM), "--output-dir", str(output),
+            "--max-seq-length", "32", "--max-predictions-per-seq", "5", "--dupe-factor", "1", "--no-progress", *extra]
+
+
+@needs_data
+def test_create_data_empty_input(capsys, tmp_path):
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n\n  \n")
+    one_line_error(capsys, create_data(blank, tmp_path / "out"), "No pretraining example", blank)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    one_line_error(capsys, create_data(empty, tmp_path / "out2"), empty, "is empty")
+
+
+@needs_data
+def test_create_data_output_under_a_regular_file(capsys, corpus, regular_file):
+    one_line_error(capsys, create_data(corpus, regular_file / "records"), "--output-dir", regular_file,
+                   "is a file, not a folder")
+
+
+@needs_data
+def test_create_data_input_that_is_a_directory(capsys, tmp_path):
+    (tmp_path / "inputs").mkdir()
+    one_line_error(capsys, create_data(tmp_path / "inputs", tmp_path / "out"), tmp_path / "inputs",
+                   "is a directory", absent=["not found"])
+
+
+@needs_data
+def test_create_data_non_utf8_names_file_line_and_its_flag(capsys, tmp_path):
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Fine line.\nA caf\u00e9 line.\n\nMore text.\nAnd more.\n".encode("latin-1"))
+    one_line_error(capsys, create_data(latin1, tmp_path / "out"), f"{latin1}:2: not valid UTF-8",
+                   "--skip-invalid-utf8")
+
+
+def test_shared_document_reader_suggests_no_flag(tmp_path):
+    # `albert demo` reads its corpus with this reader and has no --skip-invalid-utf8.
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("A caf\u00e9 line.\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.txt:1: not valid UTF-8") as raised:
+        list(read_documents(latin1))
+    assert "--" not in str(raised.value)
+
+
+# --- config and memory ---------------------------------------------------------
+
+def test_config_too_large_to_allocate(capsys, tmp_path):
+    huge = tmp_path / "huge.json"
+    huge.write_text(json.dumps(dict(vocab_size=3_000_000, embedding_size=100_000, hidden_size=64,
+                                    num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                                    max_position_embeddings=32)))
+    one_line_error(capsys, ["summary", str(huge)], "out of memory", "smaller config")
+
+
+def test_config_path_that_is_a_directory(capsys, tmp_path):
+    one_line_error(capsys, ["summary", str(tmp_path)], tmp_path)
+
+
+# --- pretrain ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    if not SPM.exists():
+        pytest.skip("needs ../shared/data")
+    output = tmp_path_factory.mktemp("records")
+    create_pretraining_data([str(SAMPLE)], str(SPM), str(output),
+                            PretrainingDataConfig(max_seq_length=32, max_predictions_per_seq=5, dupe_factor=1),
+                            progress=False)
+    return output
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("config") / "tiny.json"
+    TINY.to_json_file(path)
+    return path
+
+
+def pretrain(config_file, records, output, *extra):
+    return ["pretrain", "--config", str(config_file), "--records", str(records), "--output-dir", str(output),
+            "--no-progress", "--strategy", "one_device", "--batch-size", "4", "--train-steps", "2",
+            "--steps-per-checkpoint", "2", *extra]
+
+
+def damaged_copy(records, tmp_path, damage):
+    """A copy of the records whose every shard is damaged in its first record (read by the first batch)."""
+    copy = tmp_path / "damaged"
+    copy.mkdir()
+    for path in records.iterdir():
+        if path.is_file():
+            data = path.read_bytes()
+            (copy / path.name).write_bytes(damage(bytearray(data)) if path.suffix == ".tfrecord" else data)
+    return copy, sorted(copy.glob("part-*.tfrecord"))[0]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit-flipped"])
+def test_pretrain_damaged_record_shard_is_named(capsys, tmp_path, records, config_file, damage):
+    def truncate(data):
+        return bytes(data[:40])
+
+    def flip(data):
+        data[30] ^= 0x10
+        return bytes(data)
+
+    copy, shard = damaged_copy(records, tmp_path, truncate if damage == "truncated" else flip)
+    one_line_error(capsys, pretrain(config_file, copy, tmp_path / "run"), f"Record shard {shard}",
+                   "truncated or corrupt", "albert create-data")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit-flipped", "directory"])
+def test_pretrain_damaged_init_backbone(capsys, tmp_path, records, config_file, damage):
+    path = tmp_path / "backbone.keras"
+    AlbertBackbone(TINY).save(path)
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        path.write_bytes(bytes(data[: len(data) // 2]))
+    elif damage == "bit-flipped":
+        data[len(data) // 2] ^= 0x01
+        path.write_bytes(bytes(data))
+    else:
+        path.unlink()
+        path.mkdir()
+    expected = "is a directory" if damage == "directory" else "is not a readable"
+    one_line_error(capsys, pretrain(config_file, records, tmp_path / "run", "--init-backbone", str(path)),
+                   path, expected, absent=["File not found", "not found"])
+
+
+def test_pretrain_output_under_a_regular_file(capsys, records, config_file, regular_file):
+    one_line_error(capsys, pretrain(config_file, records, regular_file / "run"), "--output-dir", regular_file,
+                   "is a file, not a folder")
+
+
+# --- the one place that words OS errors -----------------------------------------
+
+def test_os_errors_name_their_file(tmp_path, regular_file):
+    below = regular_file / "sub" / "x.json"
+    message = describe_user_error(NotADirectoryError(errno.ENOTDIR, "Not a directory", str(below)))
+    assert f"{regular_file} is a file, not a folder" in message and str(below) in message
+    message = describe_user_error(PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "x")))
+    assert message == f"{tmp_path / 'x'}: permission denied"
+    message = describe_user_error(OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "y")))
+    assert str(tmp_path / "y") in message and "no space left" in message
+    assert describe_user_error(IsADirectoryError(errno.EISDIR, "Is a directory", str(tmp_path))) == (
+        f"{tmp_path} is a directory; give a file path")
+    assert describe_user_error(RuntimeError("a bug")) is None, "bugs keep their traceback"
