@@ -243,6 +243,8 @@ def read_keras_hub_preset(path: str | os.PathLike) -> KerasHubPreset:
     if not config_path.is_file():
         raise ConversionError(f"{folder} is not a KerasHub preset: {CONFIG_FILE} is missing")
     values = _read_json(config_path)
+    if "format" in values and "task" in values:
+        raise ConversionError(f"{folder} is an albert_tf preset, not a KerasHub preset; convert it with --from preset")
     if values.get("class_name") != BACKBONE_CLASS:
         raise ConversionError(f"{config_path} holds a {values.get('class_name')!r}, not a KerasHub "
                               f"{BACKBONE_CLASS}; only ALBERT presets convert")
