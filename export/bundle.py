@@ -35,6 +35,7 @@ import numpy as np
 
 from albert_tf.tokenizer import AlbertTokenizer
 from albert_tf.export.golden import GOLDEN_TEXTS, build_golden
+from albert_tf.export.model_source import check_spm_model, labels_of, sequence_length_of, spm_model_of
 from albert_tf.export.heads import ModelKind, backbone_of, check_kind, check_seq_length, num_labels, serving_outputs
 from albert_tf.export.manifest_schema import validate_manifest
 from albert_tf.export.tflite import DEVICE_OUTPUTS, QUANTIZATIONS, TENSOR_NAMES
@@ -58,20 +59,6 @@ _INPUT_ROLES = {
 _PIECE_TYPES = {1: "NORMAL", 2: "UNKNOWN", 3: "CONTROL", 4: "USER_DEFINED", 5: "UNUSED", 6: "BYTE"}
 _TOOLS = ("albert-tf", "tensorflow", "keras", "tensorflow-text", "ai-edge-litert", "mediapipe",
           "sentencepiece", "flatbuffers", "numpy")
-
-
-def check_spm_model(spm_model: str | os.PathLike | bytes | None) -> str | bytes:
-    """The SentencePiece model as a path string (or its bytes), or a ValueError that says how to fix it."""
-    if spm_model is None:
-        raise ValueError("No SentencePiece model given: pass --spm-model path/to/spiece.model "
-                         "(the vocabulary the model was trained with).")
-    if isinstance(spm_model, (bytes, bytearray)):
-        return bytes(spm_model)
-    path = pathlib.Path(spm_model)
-    if not path.is_file():
-        raise ValueError(f"SentencePiece model {path} not found: pass --spm-model with the .model file the "
-                         "model was trained with (e.g. spiece.model of the released ALBERT).")
-    return str(path)
 
 
 def spm_vocab_tsv(spm_model: bytes) -> str:
@@ -117,9 +104,9 @@ class BundleResult:
 
 def export_bundle(
     model: keras.Model,
-    spm_model: str | os.PathLike | bytes,
+    spm_model: str | os.PathLike | bytes | None,
     output_dir: str | os.PathLike,
-    seq_length: int = 128,
+    seq_length: int | None = None,
     quantizations: Sequence[str] = ("none", "dynamic"),
     labels: Sequence[str] | None = None,
     representative_texts: Sequence[str] | None = None,
@@ -132,11 +119,12 @@ def export_bundle(
 
     Args:
         model: an AlbertClassifier, AlbertSpanQA or AlbertBackbone.
-        spm_model: the SentencePiece model (path or bytes).
+        spm_model: the SentencePiece model (path or bytes); None: the model's own
+            (a model loaded from a preset carries it).
         output_dir: the bundle directory (created; replaced only with `overwrite`).
-        seq_length: the fixed on-device sequence length.
+        seq_length: the fixed on-device sequence length (None: the model's preprocessor's, else 128).
         quantizations: variants to write, from `QUANTIZATIONS`.
-        labels: class names (classifiers; default "0".."N-1").
+        labels: class names (classifiers; default: the model's label names, else "0".."N-1").
         representative_texts: real sentences for int8 calibration.
         text_model: also write the text-in `model_text.tflite`.
         kind: the expected model kind (None: detect it).
@@ -153,15 +141,15 @@ def export_bundle(
         op_names, run_ids_model, run_text_model
 
     kind = check_kind(model, kind)
+    seq_length = sequence_length_of(model, seq_length)
     check_seq_length(model, seq_length)
-    spm_source = check_spm_model(spm_model)
-    spm_bytes = spm_source if isinstance(spm_source, bytes) else pathlib.Path(spm_source).read_bytes()
+    spm_bytes = spm_model_of(model, spm_model)
     tokenizer = AlbertTokenizer.from_serialized_proto(spm_bytes)
     _check_vocab(model, tokenizer)
     unknown = [q for q in quantizations if q not in QUANTIZATIONS]
     if unknown or not quantizations:
         raise ValueError(f"Unknown --quantize {unknown or '(none given)'}; choose from {list(QUANTIZATIONS)}.")
-    labels = _labels_for(model, kind, labels)
+    labels = _labels_for(model, kind, labels_of(model, labels))
     if "int8" in quantizations and not representative_texts:
         raise ValueError("--quantize int8 needs representative text: pass --representative-data (a text file "
                          "or a GLUE .tsv such as SST-2 dev.tsv).")

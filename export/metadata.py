@@ -96,7 +96,7 @@ def add_classifier_metadata(
         ValueError: the number of labels differs from the output width, or
             the spm model is missing.
     """
-    from albert_tf.export.bundle import check_spm_model
+    from albert_tf.export.model_source import check_spm_model
     from albert_tf.export.tflite import TENSOR_NAMES
 
     spm_model_path = check_spm_model(spm_model_path)

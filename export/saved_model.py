@@ -98,8 +98,8 @@ def next_version(base_dir: str | os.PathLike) -> int:
 def export_saved_model(
     model: keras.Model,
     base_dir: str | os.PathLike,
-    spm_model: str | os.PathLike | bytes,
-    seq_length: int = 128,
+    spm_model: str | os.PathLike | bytes | None = None,
+    seq_length: int | None = None,
     version: int | None = None,
     kind: ModelKind | None = None,
     lower_case: bool = True,
@@ -111,8 +111,9 @@ def export_saved_model(
     Args:
         model: an AlbertClassifier, AlbertSpanQA or AlbertBackbone.
         base_dir: the model base path TF Serving watches.
-        spm_model: the SentencePiece model (path or bytes) for the text signatures.
-        seq_length: the packed length of the text signatures.
+        spm_model: the SentencePiece model (path or bytes) for the text signatures;
+            None: the model's own (a model loaded from a preset carries it, with its options).
+        seq_length: the packed length of the text signatures (None: the model's preprocessor's, else 128).
         version: the version directory; default: the next free integer.
         kind: the expected model kind (None: detect it).
         lower_case, strip_accents, split_digit_comma: the tokenizer options.
@@ -125,12 +126,16 @@ def export_saved_model(
             positions, a missing spm model, or an existing version directory.
     """
     from albert_tf.graph_tokenizer import AlbertGraphTokenizer
-    from albert_tf.export.bundle import check_spm_model
+    from albert_tf.export.model_source import sequence_length_of, spm_model_of
 
     kind = check_kind(model, kind)
+    seq_length = sequence_length_of(model, seq_length)
     check_seq_length(model, seq_length)
-    spm_model = check_spm_model(spm_model)
-    tokenizer = AlbertGraphTokenizer(spm_model, lower_case, strip_accents, split_digit_comma)
+    carried = getattr(getattr(model, "preprocessor", None), "tokenizer", None)
+    if spm_model is None and carried is not None:
+        lower_case, strip_accents, split_digit_comma = carried.lower_case, carried.strip_accents, \
+            carried.split_digit_comma
+    tokenizer = AlbertGraphTokenizer(spm_model_of(model, spm_model), lower_case, strip_accents, split_digit_comma)
     base = pathlib.Path(base_dir)
     version = next_version(base) if version is None else int(version)
     target = base / str(version)

@@ -172,7 +172,7 @@ def convert_text_model(
         ValueError: a bad sequence length or kind, or a converted graph with
             ops other than builtins and `TEXT_MODEL_CUSTOM_OPS`.
     """
-    from albert_tf.export.bundle import check_spm_model
+    from albert_tf.export.model_source import check_spm_model
     from albert_tf.export.lite_text_tokenizer import TEXT_MODEL_CUSTOM_OPS, LiteTextTokenizer
 
     kind = check_kind(model, kind)
