@@ -37,6 +37,8 @@ _SIBLING_CONFIGS = ("albert_config.json", "config.json")
 # SentencePiece models looked for next to a checkpoint when --spm-model is not given
 # (google-research's tarballs ship 30k-clean.model; Hugging Face folders spiece.model).
 _SIBLING_SPM_MODELS = ("spiece.model", "30k-clean.model")
+# The preprocessor's length when the source records none (capped at the model's positions).
+DEFAULT_SEQUENCE_LENGTH = 128
 
 
 @dataclasses.dataclass(frozen=True)
@@ -383,15 +385,15 @@ def save_preset(result: ConversionResult, output: str | os.PathLike, overwrite: 
                               f"name (e.g. --output {output.with_suffix('')}) instead of {output}")
     provenance = {"converted_from": result.source}
     model = result.model
+    sequence_length = result.sequence_length or min(DEFAULT_SEQUENCE_LENGTH, result.config.max_position_embeddings)
     if isinstance(model, TaskModel):
         if model.preprocessor is None and result.tokenizer_proto is not None:
             from albert_tf.preprocessor import AlbertPreprocessor
 
-            model.preprocessor = AlbertPreprocessor.from_spm_model(result.tokenizer_proto,
-                                                                   result.sequence_length or 128)
+            model.preprocessor = AlbertPreprocessor.from_spm_model(result.tokenizer_proto, sequence_length)
         model.save_to_preset(output, provenance=provenance, overwrite=overwrite)
     else:
-        model.save_to_preset(output, spm_model=result.tokenizer_proto, sequence_length=result.sequence_length or 128,
+        model.save_to_preset(output, spm_model=result.tokenizer_proto, sequence_length=sequence_length,
                              provenance=provenance, overwrite=overwrite)
     if result.tokenizer_proto is None:
         warnings.warn(f"{result.source} came without a SentencePiece model, so the preset {output} has no tokenizer; "

@@ -279,7 +279,6 @@ def export_huggingface(model: keras.Model, output_dir: str | os.PathLike, tokeni
         names = classifier.label_names
         values["id2label"] = {str(index): name for index, name in enumerate(names)}
         values["label2id"] = {name: index for index, name in enumerate(names)}
-        values["num_labels"] = len(names)
         values["problem_type"] = "regression" if classifier.num_classes == 1 else "single_label_classification"
         values["classifier_dropout_prob"] = float(classifier.dropout)
     os.makedirs(output_dir, exist_ok=True)

@@ -284,7 +284,7 @@ def read_keras_hub_preset(path: str | os.PathLike) -> KerasHubPreset:
     if activation == "softmax":
         logger.info("%s ends in softmax; the AlbertClassifier outputs the logits before it", folder)
     model = _classifier(backbone, int(task.num_classes), float(task.dropout), tokenizer_proto,
-                        sequence_length or DEFAULT_SEQUENCE_LENGTH)
+                        sequence_length or min(DEFAULT_SEQUENCE_LENGTH, config.max_position_embeddings))
     dense = model.get_layer("classifier")
     dense.kernel.assign(keras.ops.convert_to_numpy(task.output_dense.kernel))
     dense.bias.assign(keras.ops.convert_to_numpy(task.output_dense.bias))
@@ -365,7 +365,7 @@ def export_keras_hub(model: keras.Model, output_dir: str | os.PathLike, tokenize
         if preprocessor.tokenizer.lower_case or preprocessor.tokenizer.strip_accents:
             logger.warning("KerasHub's ALBERT preprocessor neither lowercases nor strips accents: give the KerasHub "
                            "model lowercased, unaccented text to get this model's token ids")
-    sequence_length = sequence_length or DEFAULT_SEQUENCE_LENGTH
+    sequence_length = sequence_length or min(DEFAULT_SEQUENCE_LENGTH, _our_backbone(model).config.max_position_embeddings)
     if output_dir.exists():
         raise ConversionError(f"{output_dir} already exists; choose another output folder, or remove it")
 
