@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from albert_tf.cli.finetune import TASKS
+from albert_tf.cli.finetune import TASKS, add_run_arguments
 
 
 def add_parser(subparsers) -> None:
@@ -15,14 +15,18 @@ def add_parser(subparsers) -> None:
         help="distil a fine-tuned classifier into a smaller student (GLUE, csv/tsv classification/regression)",
         description=(
             "Trains a student AlbertClassifier (--student-config from scratch, or --student-init backbone) "
-            "from a fine-tuned teacher (--teacher model.keras from `albert finetune`) on the teacher's task: "
+            "from a fine-tuned teacher (--teacher OUTPUT_DIR/model of `albert finetune`: its tokenizer and label "
+            "names are used; an older .keras teacher needs --spm-model) on the teacher's task: "
             "loss = alpha * hard-label CE + (1 - alpha) * T^2 * soft-target CE (MSE for regression), plus the "
             "optional TinyBERT hidden-state and attention-map losses. Data layouts and metrics are those of "
             "`albert finetune`; only classification/regression tasks are supported (not SQuAD or RACE). "
-            "Writes OUTPUT_DIR/student.keras, student_backbone.keras, albert_config.json and "
-            "eval_results.json (student and teacher dev metrics, both models' parameter counts and "
-            ".keras sizes); with --cache-teacher-logits also teacher_logits.npy (+ .json fingerprint), "
-            "reused by a rerun on the same data and teacher."
+            "The student is evaluated on the dev set after every epoch (or --eval-every N steps). Writes "
+            "OUTPUT_DIR/model/ (the student preset of the best dev checkpoint, with the teacher's tokenizer and "
+            "label names: `albert predict` and `albert export` take it), last/, eval_results.json (student and "
+            "teacher dev metrics, which step each preset came from, both models' sizes), metrics.csv, "
+            "curves.png and TensorBoard logs/; with --cache-teacher-logits also teacher_logits.npy (+ .json "
+            "fingerprint), reused by a later run on the same data and teacher. Rerun the same command after a "
+            "kill to resume; a finished run is not redone."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -30,13 +34,16 @@ def add_parser(subparsers) -> None:
                         help="classification/regression tasks only (squad1, squad2 and race are refused)")
     parser.add_argument("--data-dir", required=True, help="the task's data folder")
     parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--spm-model", required=True, help="SentencePiece model of the teacher's vocabulary")
-    parser.add_argument("--teacher", required=True, help="the fine-tuned teacher: a .keras AlbertClassifier")
+    parser.add_argument("--spm-model", default=None,
+                        help="SentencePiece model of the teacher's vocabulary; only for a .keras --teacher")
+    parser.add_argument("--teacher", required=True,
+                        help="the fine-tuned teacher: the OUTPUT_DIR/model preset of albert finetune (or a .keras "
+                             "AlbertClassifier with --spm-model)")
     student = parser.add_mutually_exclusive_group(required=True)
     student.add_argument("--student-config", default=None,
                          help="preset name (tiny, base, ...) or config JSON: the student, from scratch")
     student.add_argument("--student-init", default=None,
-                         help="a .keras backbone (or a model with a backbone) to start the student from")
+                         help="a preset or .keras backbone (or a model with a backbone) to start the student from")
     parser.add_argument("--temperature", type=float, default=2.0, help="softmax temperature of the soft targets")
     parser.add_argument("--alpha", type=float, default=0.5,
                         help="weight of the hard-label loss; 1 - alpha weighs the soft targets")
@@ -64,21 +71,21 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-eval-examples", type=int, default=None, help="evaluate the first N per split")
     add_table_columns_arguments(parser)
     add_distribution_arguments(parser, dtype_help="the student's dtype policy")
-    parser.add_argument("--seed", type=int, default=12345)
-    parser.add_argument("--no-progress", action="store_true", help="one log line per epoch")
+    add_run_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from albert_tf.cli.shared_arguments import parse_labels
+    from albert_tf.cli.finetune import labels_argument, print_scores
     from albert_tf.distillation.runner import DistillSettings, run_distillation
-    from albert_tf.finetuning.runner import RESULTS_FILE
+    from albert_tf.finetuning.runner import MODEL_PRESET, RESULTS_FILE
+    from albert_tf.training.trainer import SEEDS_SUMMARY_FILE
     from albert_tf.presets import load_config
     from albert_tf.training.strategy import split_cpu
 
     split_cpu(args.cpu_devices)
     config = load_config(args.student_config) if args.student_config is not None else None
-    labels = parse_labels(args.labels)
+    labels = labels_argument(args.labels)
     settings = DistillSettings(
         task=args.task, data_dir=args.data_dir, output_dir=args.output_dir, spm_model=args.spm_model,
         teacher=args.teacher, student_config=config, student_init=args.student_init,
@@ -91,16 +98,22 @@ def run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, dropout=args.dropout, text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, labels=labels,
         strategy=args.strategy, tpu=args.tpu, dtype=args.dtype, jit_compile=args.jit_compile, seed=args.seed,
-        progress=not args.no_progress,
+        eval_every=args.eval_every, seeds=args.seeds, progress=not args.no_progress, overwrite=args.overwrite,
     )
     result = run_distillation(settings)
-    for role, metrics in (("student", result.metrics), ("teacher", result.teacher_metrics)):
-        for split, scores in metrics.items():
-            shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items() if isinstance(value, float))
-            print(f"{role} {split}: {shown}")
+    if result.already_finished:
+        print(f"{result.output_dir} holds this run, already finished: nothing to do (--overwrite starts again)")
+    print_scores(result.metrics, "student ")
+    if settings.seeds > 1:
+        print(f"summary of {settings.seeds} seeds written to {result.output_dir}/{SEEDS_SUMMARY_FILE}")
+        return 0
+    print_scores(result.teacher_metrics, "teacher ")
     sizes = result.results.get("models", {})
     if "student" in sizes:
         print(f"parameters: teacher {sizes['teacher']['parameters']:,}, student {sizes['student']['parameters']:,} "
               f"({sizes['compression']['parameters']:.1f}x smaller)")
+    best = result.results["best"]
     print(f"results written to {result.output_dir}/{RESULTS_FILE}")
+    print(f"student preset (best {best['metric']} {best['value']:.4f}, step {best['step']}) written to "
+          f"{result.output_dir}/{MODEL_PRESET}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "squad1", "squad2", "race", "csv", "tsv")
 
@@ -15,10 +16,13 @@ def add_parser(subparsers) -> None:
         help="fine-tune on GLUE, SQuAD v1.1/v2.0, RACE or a CSV/TSV classification task",
         description=(
             "Fine-tunes a pretrained model (--init PRESET: its encoder and tokenizer) or a model from scratch "
-            "(--config) with AdamW and linear warm-up/decay, evaluates on the dev set(s) and writes "
-            "OUTPUT_DIR/model/ (a preset: weights, tokenizer, label names, task kind; `albert predict` and "
-            "`albert export` take it as is), eval_results.json and predictions (GLUE {TASK}.tsv for test.tsv, "
-            "SQuAD predictions.json [+ null_odds.json]). Data layouts: GLUE train.tsv/dev.tsv[/test.tsv] (MNLI: "
+            "(--config) with AdamW and linear warm-up/decay, evaluating on the dev set with the task's official "
+            "metric after every epoch (or --eval-every N steps), and writes OUTPUT_DIR/model/ (the preset of "
+            "the best dev checkpoint: weights, tokenizer, label names, task kind; `albert predict` and `albert "
+            "export` take it as is), OUTPUT_DIR/last/ (the last checkpoint), eval_results.json (which step each "
+            "came from), metrics.csv, curves.png, TensorBoard logs/ and predictions (GLUE {TASK}.tsv for "
+            "test.tsv, SQuAD predictions.json [+ null_odds.json]). Rerun the same command after a kill to "
+            "resume; a finished run is not redone. Data layouts: GLUE train.tsv/dev.tsv[/test.tsv] (MNLI: "
             "dev_matched.tsv, dev_mismatched.tsv); SQuAD train-v1.1.json/dev-v1.1.json (or -v2.0); RACE "
             "train|dev|test/{high,middle}/*.txt; csv/tsv train|dev[|test].csv or .tsv with a header."
         ),
@@ -52,22 +56,61 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-eval-examples", type=int, default=None, help="evaluate the first N per split")
     add_table_columns_arguments(parser)
     add_distribution_arguments(parser)
-    parser.add_argument("--seed", type=int, default=12345)
-    parser.add_argument("--no-progress", action="store_true", help="one log line per epoch")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR/model if it exists")
+    add_run_arguments(parser)
     parser.set_defaults(run=run)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a run on the training core, shared with `albert distill`."""
+    parser.add_argument("--eval-every", type=int, default=None,
+                        help="steps between dev evaluations and checkpoints (default: every epoch)")
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="N runs with seeds SEED..SEED+N-1 in OUTPUT_DIR/seed-<seed>/, and "
+                             "seeds_summary.json (mean, std, min, max of every dev metric)")
+    parser.add_argument("--no-progress", action="store_true", help="one log line per evaluation interval")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="discard a previous run in OUTPUT_DIR and start again (else it is resumed)")
+
+
+def labels_argument(value: str | None) -> tuple[str, ...] | None:
+    """`--labels`: comma-separated labels, or a text file with one label per line."""
+    from albert_tf.cli.shared_arguments import parse_labels
+
+    if value is None:
+        return None
+    if value.endswith((".txt", ".labels")) or os.sep in value:
+        try:
+            with open(value, encoding="utf-8") as handle:
+                labels = tuple(line.strip() for line in handle if line.strip())
+        except FileNotFoundError:
+            raise ValueError(f"--labels file not found: {value} (give a file with one label per line, or the "
+                             "labels comma-separated)") from None
+        if not labels:
+            raise ValueError(f"--labels file {value} holds no labels; write one label per line.")
+        return labels
+    return parse_labels(value)
+
+
+def print_scores(metrics: dict, role: str = "") -> None:
+    """One line per evaluation split (a `--seeds` summary shows mean +- std)."""
+    for split, scores in metrics.items():
+        shown = ", ".join(
+            f"{name} {value['mean']:.4f} +- {value['std']:.4f}" if isinstance(value, dict) else f"{name} {value:.4f}"
+            for name, value in scores.items() if isinstance(value, (float, dict)))
+        print(f"{role}{split}: {shown}")
 
 
 def run(args: argparse.Namespace) -> int:
     from albert_tf.finetuning import FinetuneSettings, run_finetuning
-    from albert_tf.cli.shared_arguments import parse_labels
     from albert_tf.finetuning.runner import MODEL_PRESET, RESULTS_FILE
+    from albert_tf.training.trainer import SEEDS_SUMMARY_FILE
     from albert_tf.presets import load_config
     from albert_tf.training.strategy import split_cpu
 
     split_cpu(args.cpu_devices)
     config = load_config(args.config) if args.config is not None else None
-    labels = parse_labels(args.labels)
+    labels = labels_argument(args.labels)
     settings = FinetuneSettings(
         task=args.task, data_dir=args.data_dir, output_dir=args.output_dir, spm_model=args.spm_model,
         config=config, init_checkpoint=args.init_checkpoint, epochs=args.epochs, learning_rate=args.learning_rate,
@@ -78,13 +121,18 @@ def run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, dropout=args.dropout, text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, labels=labels,
         strategy=args.strategy, tpu=args.tpu, dtype=args.dtype, jit_compile=args.jit_compile, seed=args.seed,
-        progress=not args.no_progress, overwrite=args.overwrite,
+        eval_every=args.eval_every, seeds=args.seeds, progress=not args.no_progress, overwrite=args.overwrite,
     )
     result = run_finetuning(settings)
-    for split, scores in result.metrics.items():
-        shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items() if isinstance(value, float))
-        print(f"{split}: {shown}")
+    if result.already_finished:
+        print(f"{result.output_dir} holds this run, already finished: nothing to do (--overwrite starts again)")
+    print_scores(result.metrics)
+    if settings.seeds > 1:
+        print(f"summary of {settings.seeds} seeds written to {result.output_dir}/{SEEDS_SUMMARY_FILE}")
+        return 0
+    best = result.results["best"]
     print(f"results written to {result.output_dir}/{RESULTS_FILE}")
-    print(f"model preset written to {result.output_dir}/{MODEL_PRESET} (try: albert predict "
-          f"{result.output_dir}/{MODEL_PRESET} \"some text\")")
+    print(f"model preset (best {best['metric']} {best['value']:.4f}, step {best['step']}) written to "
+          f"{result.output_dir}/{MODEL_PRESET} (try: albert predict {result.output_dir}/{MODEL_PRESET} "
+          "\"some text\")")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import logging
 import os
 import sys
 from typing import Sequence
@@ -31,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="ALBERT (A Lite BERT) in TensorFlow / Keras 3. `albert COMMAND --help` describes each command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("-v", dest="log_more", action="count", default=0, help="more log lines (debug)")
+    parser.add_argument("-q", dest="log_less", action="count", default=0,
+                        help="fewer log lines (-q: warnings and errors, -qq: errors)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.add_parser(subparsers)
@@ -40,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one `albert` subcommand; errors the user can fix end as one line and exit code 2."""
     args = build_parser().parse_args(argv)
+    configure_logging(logging.INFO + 10 * (args.log_less - args.log_more))
     try:
         return args.run(args)
     except KeyboardInterrupt:
@@ -53,6 +58,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"albert {args.command}: error: {message}", file=sys.stderr)
         return 2
+
+
+def configure_logging(level: int) -> None:
+    """Sends the library's log lines (`albert_tf.*`) at `level` and above to the current stderr."""
+    logger = logging.getLogger("albert_tf")
+    for handler in [h for h in logger.handlers if getattr(h, "albert_cli", False)]:
+        logger.removeHandler(handler)  # main() may run again in one process (tests)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.albert_cli = True
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(max(logging.DEBUG, min(level, logging.CRITICAL)))
 
 
 if __name__ == "__main__":

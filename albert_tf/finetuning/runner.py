@@ -1,13 +1,16 @@
-"""`run_finetuning`: read a task, train with AdamW under `tf.distribute`, evaluate, write results atomically."""
+"""`run_finetuning`: read a task, train with AdamW on the training core, keep the best dev checkpoint.
+
+The training itself (checkpoints, resume after a kill, evaluation at every
+interval, metrics.csv, TensorBoard, curves, seeds) is
+`albert_tf.training.trainer`'s; this module keeps what is fine-tuning's own:
+the task's data, model and metric, and the outputs' layout.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
+import logging
 import os
-import shutil
-import tempfile
 import warnings
 from typing import Any
 
@@ -17,12 +20,18 @@ import tensorflow as tf
 from albert_tf.backbone import AlbertBackbone
 from albert_tf.config import AlbertConfig
 from albert_tf.finetuning.glue import GLUE_TASKS
-from albert_tf.io_utils import atomic_write_text
+from albert_tf.training import trainer
 from albert_tf.training.pretraining import DTYPES
-from albert_tf.training.strategy import create_strategy, is_chief
+from albert_tf.training.strategy import create_strategy, is_chief, worker_id
+
+logger = logging.getLogger(__name__)
 
 TASK_NAMES = (*GLUE_TASKS, "squad1", "squad2", "race", "csv", "tsv")
-RESULTS_FILE = "eval_results.json"
+RESULTS_FILE = trainer.RESULTS_FILE
+# The best checkpoint's preset folder inside `output_dir` (what `albert predict` / `albert export` take),
+# and the last one's.
+MODEL_PRESET = "model"
+LAST_PRESET = "last"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +43,8 @@ class FinetuneSettings:
         data_dir: the task's folder (GLUE `train.tsv`/`dev.tsv`[/`test.tsv`],
             SQuAD `train-v1.1.json`/`dev-v1.1.json` (or `-v2.0`), RACE
             `train|dev|test/{high,middle}/*.txt`, or `train|dev|test.csv/.tsv`).
-        output_dir: where results, predictions and the model preset (`model/`) go.
+        output_dir: the run's folder: results, checkpoints, metrics and the presets
+            `model/` (best dev checkpoint) and `last/`.
         spm_model: the SentencePiece model of the backbone's vocabulary; None to
             take the tokenizer of the `init_checkpoint` preset.
         config: the model configuration, to start from random weights.
@@ -62,9 +72,11 @@ class FinetuneSettings:
         tpu: TPU name or address.
         dtype: `float32`, `mixed_bfloat16` or `mixed_float16`.
         jit_compile: XLA-compile the train step.
-        seed: initialization and shuffling seed.
-        progress: Keras progress bars (else one line per epoch).
-        overwrite: replace a model preset already in `output_dir`.
+        seed: initialization and data-order seed.
+        eval_every: steps between dev evaluations and checkpoints (default: one epoch).
+        seeds: runs with seeds `seed`, `seed + 1`, ... in `output_dir/seed-<seed>/`, and a summary.
+        progress: Keras progress bars (else one line per interval).
+        overwrite: discard a previous run in `output_dir` and start again.
     """
 
     task: str
@@ -96,6 +108,8 @@ class FinetuneSettings:
     dtype: str = "float32"
     jit_compile: bool = False
     seed: int = 12345
+    eval_every: int | None = None
+    seeds: int = 1
     progress: bool = True
     overwrite: bool = False
 
@@ -104,139 +118,161 @@ class FinetuneSettings:
             raise ValueError(f"Unknown task {self.task!r}; choose one of {list(TASK_NAMES)}.")
         if (self.config is None) == (self.init_checkpoint is None):
             raise ValueError("Give exactly one of --config (train from scratch) and --init-checkpoint.")
-        for name in ("epochs", "batch_size", "doc_stride", "max_query_length", "max_answer_length", "max_qa_length"):
+        for name in ("epochs", "batch_size", "doc_stride", "max_query_length", "max_answer_length", "max_qa_length",
+                     "seeds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be >= 1. Received: {name}={getattr(self, name)}")
-        for name in ("eval_batch_size", "max_seq_length", "max_train_examples", "max_eval_examples"):
+        for name in ("eval_batch_size", "max_seq_length", "max_train_examples", "max_eval_examples", "eval_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"`{name}` must be >= 1 or None. Received: {name}={value}")
-        if not 0.0 <= self.warmup_proportion <= 1.0:
-            raise ValueError(f"`warmup_proportion` must be in [0, 1]. Received: {self.warmup_proportion}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={self.learning_rate}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"`dtype` must be one of {DTYPES}. Received: dtype={self.dtype!r}")
+        trainer.check_common_settings(self)
 
 
 @dataclasses.dataclass(frozen=True)
 class FinetuneResult:
-    """What a finished run reports: the contents of `eval_results.json` and where things were written."""
+    """What a finished run reports: the contents of `eval_results.json` (or, for `seeds > 1`, of
+    `seeds_summary.json`) and where things were written.
+
+    Attributes:
+        already_finished: the folder held this finished run; nothing was trained.
+    """
 
     results: dict[str, Any]
     output_dir: str
+    already_finished: bool = False
 
     @property
-    def metrics(self) -> dict[str, dict[str, float]]:
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Dev scores of the best checkpoint (with `seeds > 1`: their mean, std, min and max)."""
         return self.results["metrics"]
 
 
 def run_finetuning(settings: FinetuneSettings) -> FinetuneResult:
-    """Fine-tunes on `settings.task`, evaluates on its dev set(s) and writes, in `output_dir`:
-    `eval_results.json`, predictions (GLUE `{TASK}.tsv` for the test split,
-    SQuAD `predictions.json` [+ `null_odds.json`]) and `model/`, the preset of
-    the fine-tuned model (weights, tokenizer, label names, task kind, provenance).
+    """Fine-tunes on `settings.task`, evaluating on the dev set at every interval, and writes in `output_dir`:
+    `model/` (the preset of the checkpoint with the best official dev metric: weights, tokenizer, label
+    names, task kind, provenance), `last/` (the last checkpoint's preset), `eval_results.json`, `metrics.csv`,
+    `curves.png`, TensorBoard `logs/` and predictions (GLUE `{TASK}.tsv` for the test split, SQuAD
+    `predictions.json` [+ `null_odds.json`]) of the best model.
+
+    Rerunning after a kill resumes from the last checkpoint; rerunning a finished run returns its results.
     """
+    strategy = create_strategy(settings.strategy, settings.tpu)  # before any other TF op
+    if settings.seeds > 1:
+        return FinetuneResult(trainer.run_seeds(settings, lambda one: _run_one(one, strategy).results),
+                              settings.output_dir)
+    return _run_one(settings, strategy)
+
+
+def _run_one(settings: FinetuneSettings, strategy: tf.distribute.Strategy) -> FinetuneResult:
     from albert_tf.finetuning.task_kinds import task_kind
-    from albert_tf.graph_tokenizer import AlbertGraphTokenizer
-    from albert_tf.optimization import create_optimizer
-    from albert_tf.preprocessor import AlbertPreprocessor
     from albert_tf.tokenizer import AlbertTokenizer
 
-    strategy = create_strategy(settings.strategy, settings.tpu)  # before any other TF op
-    replicas = strategy.num_replicas_in_sync
-    if settings.batch_size % replicas:
-        raise ValueError(f"--batch-size {settings.batch_size} is not divisible by the {replicas} replicas of "
-                         f"the {type(strategy).__name__}; use a multiple of {replicas}.")
+    trainer.check_global_batch(strategy, settings.batch_size)
     if not os.path.isdir(settings.data_dir):
         raise ValueError(f"Data directory not found: {settings.data_dir}")
-    preset_dir = os.path.join(settings.output_dir, MODEL_PRESET)
-    if os.path.exists(preset_dir) and not settings.overwrite:
-        raise ValueError(f"{preset_dir} already holds a fine-tuned model; choose another --output-dir, or pass "
-                         "--overwrite to replace it.")
-    tokenizer = AlbertTokenizer.from_serialized_proto(*_tokenizer_source(settings))
+    tokenizer = AlbertTokenizer.from_serialized_proto(*tokenizer_source(settings.spm_model, settings.init_checkpoint))
     task = task_kind(settings, tokenizer)
+    run_dir = settings.output_dir if is_chief(strategy) else os.path.join(
+        settings.output_dir, "workers", worker_id(strategy))  # only the chief writes the shared outputs
+    with trainer.run_folder(run_dir, "albert finetune", _settings_record(settings), overwrite=settings.overwrite,
+                            extra_outputs=(MODEL_PRESET, LAST_PRESET)) as finished:
+        if finished is not None:
+            return FinetuneResult(finished, settings.output_dir, already_finished=True)
+        return FinetuneResult(_train(settings, strategy, tokenizer, task, run_dir), settings.output_dir)
+
+
+def _train(settings: FinetuneSettings, strategy: tf.distribute.Strategy, tokenizer: Any, task: Any,
+           run_dir: str) -> dict[str, Any]:
+    from albert_tf.graph_tokenizer import AlbertGraphTokenizer
+    from albert_tf.preprocessor import AlbertPreprocessor
+
     keras.config.set_dtype_policy(settings.dtype)
     keras.utils.set_random_seed(settings.seed)
-
     with strategy.scope():
         backbone = _load_backbone(settings)
     _check_compatible(backbone.config, tokenizer, task.max_seq_length, settings)
     train_inputs, train_targets = task.load_train()
-    num_features = len(train_inputs["input_word_ids"])
-    steps_per_epoch = math.ceil(num_features / settings.batch_size)
-    total_steps = steps_per_epoch * settings.epochs
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((train_inputs, train_targets))
-        .shuffle(num_features, seed=settings.seed, reshuffle_each_iteration=True)
-        .batch(settings.batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    batches = trainer.EpochBatches((train_inputs, train_targets), settings.batch_size, settings.epochs,
+                                   settings.seed)
     preprocessor = AlbertPreprocessor(
         AlbertGraphTokenizer(tokenizer.serialized_model_proto, name="tokenizer"),
         task.max_seq_length, text_pair=task.text_pair, name="preprocessor",
     )
     with strategy.scope():
         model = task.build_model(backbone, preprocessor)
-        optimizer = create_optimizer("adamw", learning_rate=settings.learning_rate,
-                                     warmup_steps=int(settings.warmup_proportion * total_steps),
-                                     total_steps=total_steps, weight_decay=settings.weight_decay)
-        model.compile(optimizer=optimizer, jit_compile=settings.jit_compile, **task.compile_arguments())
+        model.compile(optimizer=trainer.adamw(settings, batches.total_steps), jit_compile=settings.jit_compile,
+                      **task.compile_arguments())
     for message in task.skipped[:5]:
-        print(f"skipped training example {message}")
+        logger.warning("skipped training example %s", message)
     if task.skipped:
-        print(f"skipped {len(task.skipped)} training example(s) in all (listed in {RESULTS_FILE})")
+        logger.warning("skipped %d training example(s) in all (listed in %s)", len(task.skipped), RESULTS_FILE)
+
+    provenance = {
+        "command": "albert finetune", "task": settings.task, "data_dir": os.path.abspath(settings.data_dir),
+        "init": None if settings.init_checkpoint is None else os.path.abspath(settings.init_checkpoint),
+        "train_examples": task.num_train_examples, "train_steps": batches.total_steps, "epochs": settings.epochs,
+        "seed": settings.seed,
+    }
+    chief = is_chief(strategy)
+
+    def publish(folder: str, step: int, scores: dict) -> None:
+        if chief:
+            model.save_to_preset(os.path.join(run_dir, folder), overwrite=True,
+                                 provenance={**provenance, "step": step, "dev_metrics": scores})
+
+    loop = trainer.TrainingLoop(
+        model, batches, run_dir, settings.eval_every or batches.steps_per_epoch,
+        evaluate=lambda: task.evaluate(model, None)[0], best_metric=task.best_metric,
+        publish_best=lambda step, scores: publish(MODEL_PRESET, step, scores),
+        verbose=1 if settings.progress else 2,
+    )
     with warnings.catch_warnings():
         # Span QA reads the sequence output only, so the pooler has no gradient: expected, not a bug.
         warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooler/")
-        history = model.fit(dataset, epochs=settings.epochs, shuffle=False,  # the dataset shuffles itself
-                            verbose=1 if settings.progress else 2)
-    for name, values in history.history.items():
-        if any(math.isnan(value) for value in values):
-            raise ValueError(f"{name} became NaN during training; lower --learning-rate or use float32.")
+        outcome = loop.run()
+    publish(LAST_PRESET, outcome.last["step"], outcome.last["scores"])
 
-    os.makedirs(settings.output_dir, exist_ok=True)
-    scores, prediction_files = task.evaluate(model, settings.output_dir)
+    # The best checkpoint writes the predictions and the reported metrics.
+    with strategy.scope():
+        best = type(model).from_preset(os.path.join(run_dir, MODEL_PRESET))
+    scores, prediction_files = task.evaluate(best, run_dir)
     results = {
         "task": settings.task,
         "metrics": scores,
+        "best": outcome.best,
+        "last": outcome.last,
         "num_train_examples": task.num_train_examples,
-        "num_train_features": num_features,
-        "train_steps": total_steps,
-        "final_train_loss": float(history.history["loss"][-1]),
+        "num_train_features": batches.num_rows,
+        "train_steps": outcome.final_step,
+        "resumed_from_step": outcome.resumed_from_step,
+        "final_train_loss": outcome.rows[-1].get("loss"),
         "skipped_train_examples": task.skipped,
         "prediction_files": prediction_files,
         "settings": _settings_record(settings),
     }
-    if is_chief(strategy):
-        provenance = {
-            "command": "albert finetune", "task": settings.task, "data_dir": os.path.abspath(settings.data_dir),
-            "init": None if settings.init_checkpoint is None else os.path.abspath(settings.init_checkpoint),
-            "train_examples": task.num_train_examples, "train_steps": total_steps, "epochs": settings.epochs,
-            "seed": settings.seed, "dev_metrics": scores,
-        }
-        model.save_to_preset(preset_dir, provenance=provenance, overwrite=settings.overwrite)
-        atomic_write_text(os.path.join(settings.output_dir, RESULTS_FILE), json.dumps(results, indent=2) + "\n")
-    return FinetuneResult(results, settings.output_dir)
+    trainer.finish_run(run_dir, results, title=f"albert finetune {settings.task}")
+    return results
 
 
-def _tokenizer_source(settings: FinetuneSettings) -> tuple[bytes, bool, bool, bool, str]:
-    """The SentencePiece model bytes and options: `--spm-model`, else the init preset's tokenizer."""
+def tokenizer_source(spm_model: str | None, preset: str | None,
+                     option: str = "--init-checkpoint") -> tuple[bytes, bool, bool, bool, str]:
+    """The SentencePiece model bytes and options (for `AlbertTokenizer.from_serialized_proto`):
+    `spm_model`, else the tokenizer of the preset folder `preset` (`option` names it in errors)."""
     from albert_tf.preset_format import is_preset, read_preset
 
-    if settings.spm_model is not None:
-        if not os.path.isfile(settings.spm_model):
-            raise ValueError(f"--spm-model not found: {settings.spm_model}")
-        with open(settings.spm_model, "rb") as stream:
-            return stream.read(), True, True, True, settings.spm_model
-    init = settings.init_checkpoint
-    if init is not None and is_preset(init):
-        spec = read_preset(init)
+    if spm_model is not None:
+        if not os.path.isfile(spm_model):
+            raise ValueError(f"--spm-model not found: {spm_model}")
+        with open(spm_model, "rb") as stream:
+            return stream.read(), True, True, True, spm_model
+    if preset is not None and is_preset(preset):
+        spec = read_preset(preset)
         path = spec.require_tokenizer("pass --spm-model with the SentencePiece model it was trained with")
         options = spec.tokenizer_options
         return (path.read_bytes(), options.get("lower_case", True), options.get("strip_accents", True),
                 options.get("split_digit_comma", True), str(path))
-    where = "--config" if init is None else f"--init-checkpoint {init} (not a preset folder)"
+    where = "--config" if preset is None else f"{option} {preset} (not a preset folder)"
     raise ValueError(f"--spm-model is needed with {where}: name the SentencePiece model of the vocabulary.")
 
 
@@ -246,24 +282,19 @@ def _load_backbone(settings: FinetuneSettings) -> AlbertBackbone:
     return load_backbone_checkpoint(settings.init_checkpoint)
 
 
-# The fine-tuned model's preset folder inside `output_dir`.
-MODEL_PRESET = "model"
-
-
 def load_backbone_checkpoint(path: str, option: str = "--init-checkpoint") -> AlbertBackbone:
-    """The `AlbertBackbone` in the `.keras` file `path`: a backbone, or any model with a `backbone`.
-
-    `option` names the command-line flag in error messages.
-    """
+    """The `AlbertBackbone` of a preset folder, or of the `.keras` file `path` (a backbone, or any model
+    with a `backbone`). `option` names the command-line flag in error messages."""
     import albert_tf.pretrainer  # noqa: F401  (registers AlbertPretrainer for loading)
     import albert_tf.tasks  # noqa: F401
+    from albert_tf.io_utils import load_keras_file
     from albert_tf.preset_format import is_preset
 
     if is_preset(path):
         return AlbertBackbone.from_preset(path)
     if not os.path.isfile(path):
         raise ValueError(f"{option} not found: {path} (a preset folder, or a .keras file)")
-    loaded = keras.saving.load_model(path, compile=False)
+    loaded = load_keras_file(path, f"{option} Keras model")
     if isinstance(loaded, AlbertBackbone):
         return loaded
     backbone = getattr(loaded, "backbone", None)
@@ -282,17 +313,9 @@ def _check_compatible(config: AlbertConfig, tokenizer: Any, max_seq_length: int,
                          f"({config.max_position_embeddings}).")
 
 
+# Settings that may change between relaunches of one run: where it runs, how it shows progress.
+_NOT_RECORDED = ("output_dir", "strategy", "tpu", "jit_compile", "eval_batch_size", "progress", "overwrite", "seeds")
+
+
 def _settings_record(settings: FinetuneSettings) -> dict[str, Any]:
-    record = {field.name: getattr(settings, field.name) for field in dataclasses.fields(settings)}
-    record["config"] = None if settings.config is None else settings.config.to_dict()
-    record["labels"] = list(settings.labels) if settings.labels else None
-    return record
-
-
-def save_model_atomically(model: keras.Model, path: str) -> None:
-    """Saves `model` to the `.keras` file `path` through a temporary file and a rename."""
-    # Keras writes .keras files in place; write beside the target, then rename.
-    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as scratch:
-        temporary = os.path.join(scratch, os.path.basename(path))
-        model.save(temporary)
-        shutil.move(temporary, path)
+    return trainer.settings_record(settings, _NOT_RECORDED, paths=("data_dir", "spm_model", "init_checkpoint"))

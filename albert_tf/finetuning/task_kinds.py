@@ -1,8 +1,9 @@
 """How each kind of task is read, trained and scored: classification, span QA, multiple choice.
 
 A `TaskKind` turns a data folder into training arrays, builds its
-`albert_tf.tasks` model and loss, and after training writes its predictions
-and returns its official metrics. `runner.run_finetuning` does the rest.
+`albert_tf.tasks` model and loss, returns its official metrics (at every
+evaluation during training, with `output_dir=None`) and, at the end, writes its
+predictions. `runner.run_finetuning` does the rest.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class TaskKind(abc.ABC):
         self.tokenizer = tokenizer
         self.num_train_examples = 0
         self.skipped: list[str] = []
+        # Evaluation inputs, encoded once and reused at every evaluation.
+        self._encoded: dict[str, Any] = {}
 
     @property
     def max_seq_length(self) -> int:
@@ -64,13 +67,24 @@ class TaskKind(abc.ABC):
     def compile_arguments(self) -> dict[str, Any]:
         """`loss`, `loss_weights` and `metrics` for `Model.compile`."""
 
+    @property
     @abc.abstractmethod
-    def evaluate(self, model: keras.Model, output_dir: str) -> tuple[dict[str, dict[str, float]], list[str]]:
-        """Metrics per evaluation split, and the prediction files written to `output_dir`."""
+    def best_metric(self) -> tuple[str, str]:
+        """`(split, metric)`: the official dev metric that chooses the best checkpoint (higher is better)."""
 
-    def _predict(self, model: keras.Model, inputs: Arrays):
+    @abc.abstractmethod
+    def evaluate(self, model: keras.Model, output_dir: str | None) -> tuple[dict[str, dict[str, float]], list[str]]:
+        """Metrics per evaluation split, and the prediction files written to `output_dir`
+        (None: dev metrics only, nothing written, as at each evaluation during training)."""
+
+    def _predict(self, model: keras.Model, inputs: Arrays, verbose: bool = False):
         return model.predict(inputs, batch_size=self.settings.eval_batch_size or self.settings.batch_size,
-                             verbose=1 if self.settings.progress else 0)
+                             verbose=1 if verbose and self.settings.progress else 0)
+
+    def _cached(self, key: str, encode):
+        if key not in self._encoded:
+            self._encoded[key] = encode()
+        return self._encoded[key]
 
     def _cap_train(self, examples: list) -> list:
         limit = self.settings.max_train_examples
@@ -136,9 +150,16 @@ class ClassificationKind(TaskKind):
             return {"loss": keras.losses.MeanSquaredError()}
         return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "metrics": ["accuracy"]}
 
+    @property
+    def best_metric(self) -> tuple[str, str]:
+        if self.glue:
+            return self.glue.splits[0].name, self.glue.metric_names[0]
+        return "dev", "accuracy"
+
     def _scores(self, model: keras.Model, examples: list[TextExample], description: str) -> np.ndarray:
-        logits = self._predict(model, encode_text_examples(examples, self.tokenizer, self.max_seq_length,
-                                                           description))
+        inputs = self._cached(description, lambda: encode_text_examples(examples, self.tokenizer,
+                                                                        self.max_seq_length, description))
+        logits = self._predict(model, inputs)
         return logits[:, 0] if self.label_list is None else np.argmax(logits, axis=-1)
 
     def _label_strings(self, predictions: np.ndarray) -> list[str]:
@@ -146,18 +167,16 @@ class ClassificationKind(TaskKind):
             return self.glue.prediction_strings(predictions)
         return [self.label_list[int(index)] for index in predictions]
 
-    def evaluate(self, model: keras.Model, output_dir: str) -> tuple[dict[str, dict[str, float]], list[str]]:
+    def evaluate(self, model: keras.Model, output_dir: str | None) -> tuple[dict[str, dict[str, float]], list[str]]:
         data_dir, results, written = self.settings.data_dir, {}, []
         if self.glue:
             splits = [(s.name, s.dev_file, s.test_file, s.submission_file) for s in self.glue.splits]
         else:
             splits = [("dev", None, None, "predictions.tsv")]
         for name, dev_file, test_file, submission in splits:
-            if self.glue:
-                dev = self.glue.read(data_dir, dev_file, labelled=True)
-            else:
-                dev = self.csv.read(data_dir, "dev", self.label_list)
-            dev = self._cap_eval(dev)
+            dev = self._cached(f"{name} examples", lambda: self._cap_eval(
+                self.glue.read(data_dir, dev_file, labelled=True) if self.glue
+                else self.csv.read(data_dir, "dev", self.label_list)))
             labels = encode_labels(dev, self.label_list)
             predictions = self._scores(model, dev, f"{name} features")
             if self.glue:
@@ -165,7 +184,7 @@ class ClassificationKind(TaskKind):
             else:
                 results[name] = {"accuracy": metrics.accuracy(labels, predictions)}
             test_path = os.path.join(data_dir, test_file) if test_file else self.csv.path(data_dir, "test")
-            if os.path.isfile(test_path):
+            if output_dir is not None and os.path.isfile(test_path):
                 if self.glue:
                     test = self.glue.read(data_dir, test_file, labelled=False)
                 else:
@@ -225,12 +244,17 @@ class SpanKind(TaskKind):
         return {"loss": {"start_logits": loss, "end_logits": loss},
                 "loss_weights": {"start_logits": 0.5, "end_logits": 0.5}}
 
-    def evaluate(self, model: keras.Model, output_dir: str) -> tuple[dict[str, dict[str, float]], list[str]]:
+    best_metric = ("dev", "f1")
+
+    def evaluate(self, model: keras.Model, output_dir: str | None) -> tuple[dict[str, dict[str, float]], list[str]]:
         import json
 
-        data = squad.read_squad(self._path("dev"), is_training=False, version_2=self.version_2)
-        examples = self._cap_eval(data.examples)
-        features = self._features(examples, False, "dev features")
+        def read():
+            data = squad.read_squad(self._path("dev"), is_training=False, version_2=self.version_2)
+            examples = self._cap_eval(data.examples)
+            return data, examples, self._features(examples, False, "dev features")
+
+        data, examples, features = self._cached("dev", read)
         outputs = self._predict(model, features.inputs)
         predictions, null_odds = squad.postprocess(
             examples, features, outputs["start_logits"], outputs["end_logits"], self.version_2,
@@ -241,6 +265,8 @@ class SpanKind(TaskKind):
             scores = metrics.squad_v2_scores(dataset, predictions, null_odds)
         else:
             scores = metrics.squad_v1_scores(dataset, predictions)
+        if output_dir is None:
+            return {"dev": scores}, []
         atomic_write_text(os.path.join(output_dir, "predictions.json"), json.dumps(predictions, indent=2) + "\n")
         written = ["predictions.json"]
         if self.version_2:
@@ -288,13 +314,16 @@ class ChoiceKind(TaskKind):
     def compile_arguments(self) -> dict[str, Any]:
         return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "metrics": ["accuracy"]}
 
-    def evaluate(self, model: keras.Model, output_dir: str) -> tuple[dict[str, dict[str, float]], list[str]]:
+    best_metric = ("dev", "accuracy")
+
+    def evaluate(self, model: keras.Model, output_dir: str | None) -> tuple[dict[str, dict[str, float]], list[str]]:
         results = {}
         for split in ("dev", "test"):
-            if split == "test" and not os.path.isdir(os.path.join(self.settings.data_dir, "test")):
+            if split == "test" and (output_dir is None
+                                    or not os.path.isdir(os.path.join(self.settings.data_dir, "test"))):
                 continue
-            examples = self._cap_eval(race.read_race_split(self.settings.data_dir, split))
-            inputs, labels = self._encode(examples, f"{split} features")
+            inputs, labels = self._cached(split, lambda: self._encode(
+                self._cap_eval(race.read_race_split(self.settings.data_dir, split)), f"{split} features"))
             predictions = np.argmax(self._predict(model, inputs), axis=-1)
             results[split] = {"accuracy": metrics.accuracy(labels, predictions)}
         return results, []

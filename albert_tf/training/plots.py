@@ -70,3 +70,40 @@ def plot_training_curves(metrics_csv: str, output_png: str, steps_per_row: int,
     plt.close(figure)
     atomic_write_bytes(output_png, buffer.getvalue())
     return os.fspath(output_png)
+
+
+def plot_metric_curves(metrics_csv: str, output_png: str, left: list[str], right: list[str],
+                       title: str = "ALBERT fine-tuning") -> str:
+    """Plots the `left` columns (training losses) and the `right` columns (dev metrics)
+    of a `metrics.csv` with a `step` column (fine-tuning, distillation) against the step.
+
+    Returns:
+        `output_png` (written atomically).
+    """
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
+
+    with open(metrics_csv, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for axis, names, label in ((axes[0], left, "training loss"), (axes[1], right, "dev metric")):
+        for name in names:
+            points = [(int(row["step"]), float(row[name])) for row in rows if row.get(name) not in ("", None)]
+            if points:
+                axis.plot(*zip(*points), marker="o", markersize=3, label=name)
+        axis.set_xlabel("step")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+        if names:
+            axis.legend(fontsize="small")
+    figure.suptitle(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    atomic_write_bytes(output_png, buffer.getvalue())
+    return os.fspath(output_png)
