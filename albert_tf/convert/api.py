@@ -190,8 +190,8 @@ def load_checkpoint(source_format: str, checkpoint: str | os.PathLike,
         )
 
     known_extra = check_tied_copies(fmt, source) if isinstance(fmt, HFFormat) else []
-    if isinstance(fmt, HFFormat):  # AlbertForSequenceClassification's head: see `read_hf_classifier`
-        known_extra += [name for name in CLASSIFIER_NAMES if name in source.shapes]
+    if isinstance(fmt, HFFormat) and all(name in source.shapes for name in CLASSIFIER_NAMES):
+        known_extra += list(CLASSIFIER_NAMES)  # AlbertForSequenceClassification's head: see `read_hf_classifier`
     built = _build(config, pretrainer)
     report = load_weights(
         built, fmt, source, config,

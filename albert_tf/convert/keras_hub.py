@@ -339,7 +339,7 @@ def export_keras_hub(model: keras.Model, output_dir: str | os.PathLike, tokenize
     `AlbertClassifier`, `keras_hub.models.AlbertTextClassifier.from_preset`.
 
     Args:
-        model: an `AlbertBackbone` or `AlbertClassifier` (`backbone_of` a pretrainer for its encoder).
+        model: an `AlbertBackbone` or `AlbertClassifier` (of a pretrainer, the backbone is written).
         output_dir: the folder, written aside and renamed into place; it must not exist.
         tokenizer_proto: the SentencePiece model (default: the classifier's preprocessor's).
             Required for a classifier: KerasHub's text classifier preset carries its preprocessor.
@@ -358,6 +358,11 @@ def export_keras_hub(model: keras.Model, output_dir: str | os.PathLike, tokenize
     if isinstance(model, TaskModel) and not isinstance(model, AlbertClassifier):
         raise ConversionError(f"KerasHub has no ALBERT {type(model).__name__}; convert its encoder alone "
                               "(--backbone-only)")
+    from albert_tf.pretrainer import AlbertPretrainer
+
+    if isinstance(model, AlbertPretrainer):
+        logger.warning("KerasHub's ALBERT has no sentence-order head: writing the backbone alone (MLM and SOP heads "
+                       "left out)")
     preprocessor = getattr(model, "preprocessor", None)
     if preprocessor is not None:
         tokenizer_proto = tokenizer_proto or preprocessor.tokenizer._require_model().serialized_model_proto
