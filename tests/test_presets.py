@@ -268,3 +268,37 @@ def test_not_a_preset(workdir):
     folder = workdir / "empty"
     folder.mkdir()
     one_line_error(albert("predict", folder, "text", check=False), "config.json is missing")
+
+
+def test_pretraining_writes_a_preset_that_finetuning_starts_from(workdir):
+    import keras
+
+    from albert_tf import AlbertConfig
+    from albert_tf.data.create_pretraining_data import PretrainingDataConfig, create_pretraining_data
+    from albert_tf.presets import load_preset
+    from albert_tf.pretrainer import AlbertPretrainer
+    from albert_tf.tasks import AlbertClassifier
+    from albert_tf.training.pretraining import PretrainingSettings, run_pretraining
+
+    records = workdir / "records"
+    create_pretraining_data([str(SHARED_DATA / "corpus" / "hf_sample_text.txt")], str(SPM), str(records),
+                            PretrainingDataConfig(max_seq_length=32, max_predictions_per_seq=5, dupe_factor=1),
+                            progress=False)
+    output = workdir / "pretrain"
+    run_pretraining(PretrainingSettings(config=AlbertConfig(**TINY), records=(str(records),), output_dir=str(output),
+                                        batch_size=4, train_steps=2, steps_per_checkpoint=2, progress=False,
+                                        strategy="one_device"))
+    preset = output / "model"
+    config = json.loads((preset / "config.json").read_text())
+    assert config["task"] == "pretrainer" and config["provenance"]["train_steps"] == 2
+    assert config["preprocessor"]["sequence_length"] == 32
+    assert (preset / "assets" / "tokenizer" / "spiece.model").read_bytes() == SPM.read_bytes()
+    saved = keras.saving.load_model(output / "pretrainer.keras", compile=False)
+    loaded = load_preset(preset)
+    assert isinstance(loaded, AlbertPretrainer)
+    for ours, theirs in zip(loaded.weights, saved.weights):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    classifier = AlbertClassifier.from_preset(preset, num_classes=2, labels=["no", "yes"])
+    np.testing.assert_array_equal(classifier.backbone.token_embedding.embeddings.numpy(),
+                                  saved.backbone.token_embedding.embeddings.numpy())
+    assert classifier.preprocessor.sequence_length == 32 and len(classifier.classify(["a text"])) == 1

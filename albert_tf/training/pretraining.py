@@ -297,6 +297,15 @@ def _run_locked(settings: PretrainingSettings, strategy, chief: bool, private_di
         # With its MLM and sentence heads: for fill-mask, evaluation and `albert convert --to hf`.
         _save_atomically(pretrainer, os.path.join(output_dir, "pretrainer.keras"))
         config.to_json_file(os.path.join(output_dir, "albert_config.json"))
+        # The model with its tokenizer: what `albert finetune --init` and `convert` take.
+        pretrainer.save_to_preset(
+            os.path.join(output_dir, MODEL_PRESET), spm_model=_recorded_spm_model(metadata),
+            sequence_length=metadata["config"]["max_seq_length"], overwrite=True,
+            provenance={"command": "albert pretrain", "records": record_files(list(settings.records)),
+                        "train_steps": final_step, "batch_size": settings.batch_size,
+                        "sentence_task": metadata.get("sentence_task", "sop"),
+                        "final_metrics": {name: float(values[-1]) for name, values in history.history.items()}},
+        )
         state = {"final_step": final_step, "resumed_from_step": resumed_from,
                  "train_steps": settings.train_steps, "replicas": replicas,
                  # Old record directories predate NSP: theirs is SOP.
@@ -304,6 +313,29 @@ def _run_locked(settings: PretrainingSettings, strategy, chief: bool, private_di
                  "sentence_loss_weight": settings.sentence_loss_weight}
         atomic_write_text(os.path.join(output_dir, STATE_FILE), json.dumps(state, indent=2) + "\n")
     return PretrainingResult(final_step, resumed_from, dict(history.history), backbone_path)
+
+
+# The pretrained model's preset folder inside the output directory.
+MODEL_PRESET = "model"
+
+
+def _recorded_spm_model(metadata: dict) -> str | None:
+    """The records' SentencePiece model when it is still where (and what) create-data recorded."""
+    import hashlib
+
+    path = metadata.get("spm_model")
+    if not path or not os.path.isfile(path):
+        logging.getLogger(__name__).warning(
+            "The records' SentencePiece model %s is gone; the preset has no tokenizer (pass --spm-model to "
+            "albert finetune).", path)
+        return None
+    expected = metadata.get("spm_model_sha256")
+    with open(path, "rb") as stream:
+        if expected and hashlib.sha256(stream.read()).hexdigest() != expected:
+            logging.getLogger(__name__).warning(
+                "%s changed since the records were made; the preset has no tokenizer.", path)
+            return None
+    return path
 
 
 def _recorded_settings(settings: PretrainingSettings, config: AlbertConfig) -> dict:
