@@ -164,3 +164,14 @@ def test_not_a_keras_hub_preset_is_one_line(ours, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "is not a KerasHub" in err or "not a KerasHub" in err, err
     assert "\n" not in err
+
+
+def test_without_keras_hub_the_error_says_how_to_install_it(ours, tmp_path, capsys, monkeypatch):
+    import sys
+
+    _, folder = ours
+    monkeypatch.setitem(sys.modules, "keras_hub", None)  # `import keras_hub` now raises ImportError
+    assert main(["convert", "--from", "preset", "--checkpoint", str(folder), "--to", "keras-hub",
+                 "--output", str(tmp_path / "kh")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "pip install keras-hub" in err and "\n" not in err, err
