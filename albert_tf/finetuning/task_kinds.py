@@ -113,14 +113,16 @@ class ClassificationKind(TaskKind):
         data_dir = self.settings.data_dir
         if self.glue:
             examples = self.glue.read(data_dir, self.glue.train_file, labelled=True)
-            for split in self.glue.splits:  # fail before training, not after
+            for split in self.glue.splits:  # fail before training, not after: missing file or bad label
                 if not os.path.isfile(os.path.join(data_dir, split.dev_file)):
                     raise ValueError(f"Data file not found: {os.path.join(data_dir, split.dev_file)} "
                                      f"(the {self.glue.name} dev set).")
+                self.glue.read(data_dir, split.dev_file, labelled=True)
         else:
             examples, self.label_list = self.csv.read_train(data_dir)
             if not os.path.isfile(self.csv.path(data_dir, "dev")):
                 raise ValueError(f"Data file not found: {self.csv.path(data_dir, 'dev')} (the dev set).")
+            self.csv.read(data_dir, "dev", self.label_list)
         examples = self._cap_train(examples)
         self.num_train_examples = len(examples)
         inputs = encode_text_examples(examples, self.tokenizer, self.max_seq_length, "train features")

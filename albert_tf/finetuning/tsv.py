@@ -38,12 +38,26 @@ def read_rows(path: str, delimiter: str, quoting: bool) -> Iterator[tuple[int, l
     if not os.path.isfile(path):
         raise ValueError(f"Data file not found: {path}")
     csv.field_size_limit(sys.maxsize)  # QNLI/MNLI have long fields
-    with open(path, encoding="utf-8", newline="") as handle:
-        # GLUE's TSVs are not quoted (sentences contain bare '"'); CSV files are.
-        reader = csv.reader(handle, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
-        for fields in reader:
-            if fields and any(field.strip() for field in fields):
-                yield reader.line_num, fields
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            # GLUE's TSVs are not quoted (sentences contain bare '"'); CSV files are.
+            reader = csv.reader(handle, delimiter=delimiter,
+                                quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE)
+            for fields in reader:
+                if fields and any(field.strip() for field in fields):
+                    yield reader.line_num, fields
+    except UnicodeDecodeError as error:
+        # The decoder reads ahead in blocks: find the line of the bad byte in the raw file.
+        with open(path, "rb") as raw:
+            data = raw.read()
+        try:
+            data.decode("utf-8")
+            offset = error.start
+        except UnicodeDecodeError as exact:
+            offset = exact.start
+        line = data.count(b"\n", 0, offset) + 1
+        raise ValueError(f"{path}, line {line}: not UTF-8 (byte 0x{data[offset]:02x}); save the file as UTF-8."
+                         ) from None
 
 
 def read_examples(
