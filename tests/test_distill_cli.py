@@ -61,8 +61,8 @@ def distill(workspace, output, *extra, teacher="teacher.keras", student="student
 def test_distill_writes_student_results_and_sizes_and_reuses_the_logits_cache(workspace, capsys):
     out = workspace / "run"
     assert distill(workspace, out, "--cache-teacher-logits") == 0
-    printed = capsys.readouterr().out
-    assert "cached teacher logits for 240 training rows" in printed and "student dev: accuracy" in printed
+    printed = capsys.readouterr()
+    assert "cached teacher logits for 240 training rows" in printed.err and "student dev: accuracy" in printed.out
 
     results = json.loads((out / "eval_results.json").read_text())
     assert results["task"] == "csv" and results["num_train_examples"] == 240
@@ -72,28 +72,34 @@ def test_distill_writes_student_results_and_sizes_and_reuses_the_logits_cache(wo
     assert teacher["parameters"] > student["parameters"] > 0
     assert student["weights_bytes"] == 4 * student["parameters"]  # float32
     assert results["models"]["compression"]["parameters"] == teacher["parameters"] / student["parameters"]
-    assert teacher["keras_bytes"] == (workspace / "teacher.keras").stat().st_size
-    assert student["keras_bytes"] == (out / "student.keras").stat().st_size
+    assert teacher["stored_bytes"] == (workspace / "teacher.keras").stat().st_size
+    assert student["stored_bytes"] == sum(p.stat().st_size for p in (out / "model").rglob("*") if p.is_file())
     assert results["teacher_logits_cache"] == "computed"
-    # A plain AlbertClassifier (what `albert export` takes) and its backbone.
-    loaded = keras.saving.load_model(out / "student.keras")
+    # A plain AlbertClassifier preset (what `albert predict` / `albert export` take), with the tokenizer.
+    loaded = AlbertClassifier.from_preset(out / "model")
     assert type(loaded) is AlbertClassifier and loaded.count_params() == student["parameters"]
     assert loaded.backbone.config.hidden_size == STUDENT_FIELDS["hidden_size"]
-    assert isinstance(keras.saving.load_model(out / "student_backbone.keras"), AlbertBackbone)
+    assert loaded.labels == ["neg", "pos"] and loaded.preprocessor is not None
     assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp")]
 
-    # Rerun: the cache is reused (file untouched) and training starts from the same loss.
+    # The same command again: a finished run is not redone.
+    assert distill(workspace, out, "--cache-teacher-logits") == 0
+    assert "already finished: nothing to do" in capsys.readouterr().out
+
+    # Started again (--overwrite keeps the cache): the cache is reused (file untouched), same training.
     cache = out / "teacher_logits.npy"
     stamp = cache.stat().st_mtime_ns
-    assert distill(workspace, out, "--cache-teacher-logits") == 0
-    assert "reusing cached teacher logits" in capsys.readouterr().out
+    assert distill(workspace, out, "--cache-teacher-logits", "--overwrite") == 0
+    assert "reusing cached teacher logits" in capsys.readouterr().err
     rerun = json.loads((out / "eval_results.json").read_text())
     assert rerun["teacher_logits_cache"] == "reused" and cache.stat().st_mtime_ns == stamp
     assert rerun["first_step_loss"] == pytest.approx(results["first_step_loss"], rel=1e-5)
 
-    # Different training data: the cache no longer matches and is rebuilt.
-    assert distill(workspace, out, "--cache-teacher-logits", "--max-train-examples", "200") == 0
-    assert "is stale (the training data or the teacher changed); recomputing" in capsys.readouterr().out
+    # Different training data: refused in the same folder unless started again; then the cache is rebuilt.
+    assert distill(workspace, out, "--cache-teacher-logits", "--max-train-examples", "200") == 2
+    assert "--max-train-examples null -> 200" in capsys.readouterr().err
+    assert distill(workspace, out, "--cache-teacher-logits", "--max-train-examples", "200", "--overwrite") == 0
+    assert "is stale (the training data or the teacher changed); recomputing" in capsys.readouterr().err
     assert json.loads((out / "eval_results.json").read_text())["teacher_logits_cache"] == "computed"
 
 
