@@ -283,7 +283,8 @@ def save_model_preset(path: str | os.PathLike, model: Any, backbone: Any, kind: 
         if pieces != backbone.config.vocab_size:
             raise ValueError(f"The SentencePiece model has {pieces} pieces but the backbone's vocab_size is "
                              f"{backbone.config.vocab_size}; save the preset with the model's own vocabulary.")
-        sequence_length = sequence_length or 128
+        # Default 128, never past the model's positions (a preset must load again).
+        sequence_length = min(sequence_length or 128, backbone.config.max_position_embeddings)
     spec = PresetSpec(kind=kind, backbone=backbone.config.to_dict(), head=dict(head or {}), labels=labels,
                       sequence_length=sequence_length if tokenizer_proto is not None else None,
                       text_pair=text_pair, tokenizer_options=tokenizer_options, provenance=dict(provenance or {}))
