@@ -1,9 +1,12 @@
-"""Shared fixtures: tiny configurations and deterministic inputs."""
+"""Shared fixtures: tiny configurations, deterministic inputs, a learnable csv task, and skip markers for
+tests that need ../shared/data or MediaPipe."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pathlib
+import random
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -14,7 +17,23 @@ import pytest  # noqa: E402
 
 from albert_tf import AlbertConfig  # noqa: E402
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The real ALBERT vocabulary, corpora and GLUE/SQuAD samples: ../shared/data next to
+# the checkout, or wherever ALBERT_SHARED_DATA points (a clone elsewhere, CI).
+SHARED_DATA = pathlib.Path(os.environ.get("ALBERT_SHARED_DATA")
+                           or pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data")
+
+
+def needs_data(*paths: str) -> pytest.MarkDecorator:
+    """Skips the test (or module, as `pytestmark`) unless every path under SHARED_DATA exists, naming those missing.
+
+    Point ALBERT_SHARED_DATA at a folder that does not exist to see what runs without the data.
+    """
+    missing = [path for path in paths if not (SHARED_DATA / path).exists()]
+    return pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} under {SHARED_DATA}")
+
+
+needs_mediapipe = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None,
+                                     reason="needs mediapipe (pip install mediapipe)")
 
 TINY_FIELDS = dict(
     vocab_size=100,
@@ -54,3 +73,27 @@ def make_inputs(batch: int, seq_length: int, vocab_size: int, seed: int = 0, pad
         mask[:, -pad:] = 0
         type_ids[:, -pad:] = 0
     return {"input_word_ids": word_ids, "input_mask": mask, "input_type_ids": type_ids}
+
+
+KEYWORDS = {"pos": ("great", "fun", "lovely", "superb", "moving"), "neg": ("dull", "awful", "boring", "weak", "tedious")}
+
+
+def write_keyword_csv(folder: pathlib.Path, train_rows: int = 480, dev_rows: int = 80, seed: int = 0) -> None:
+    """`review,stars` train/dev/test csv files whose label is given by two sentiment words in the text: a task
+    a tiny model learns in ~100 steps. Labels are drawn with probability 1/2, so the majority class is near 50%."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", train_rows), ("dev", dev_rows), ("test", dev_rows)):
+        lines = ["review,stars"]
+        for _ in range(count):
+            label = "pos" if rng.random() < 0.5 else "neg"
+            words = rng.sample(KEYWORDS[label], 2) + rng.sample(("film", "plot", "cast", "story"), 2)
+            rng.shuffle(words)
+            lines.append(f'"a {", ".join(words)} one",{label}')
+        (folder / f"{split}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def majority_share(csv_file: pathlib.Path) -> float:
+    """The accuracy of always answering the most common label of a csv written by `write_keyword_csv`."""
+    labels = [line.rsplit(",", 1)[1] for line in csv_file.read_text(encoding="utf-8").splitlines()[1:]]
+    return max(labels.count(label) for label in set(labels)) / len(labels)

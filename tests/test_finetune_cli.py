@@ -7,12 +7,13 @@ import json
 import pytest
 
 from albert_tf.cli.main import main
-from conftest import SHARED_DATA, TINY_FIELDS
+from conftest import SHARED_DATA, TINY_FIELDS, majority_share, needs_data, write_keyword_csv
 
 SPM_MODEL = SHARED_DATA / "albert" / "spiece.model"
 SST2 = SHARED_DATA / "glue" / "SST-2"
-pytestmark = pytest.mark.skipif(not (SPM_MODEL.exists() and SST2.exists()),
-                                reason="needs ../shared/data (ALBERT vocabulary, GLUE SST-2)")
+# Every run tokenizes with the real vocabulary; only the SST-2 tests need GLUE.
+pytestmark = needs_data("albert/spiece.model")
+needs_sst2 = needs_data("glue/SST-2")
 
 FAST = ["--max-seq-length", "32", "--batch-size", "8", "--epochs", "1", "--learning-rate", "1e-3", "--no-progress"]
 
@@ -49,6 +50,7 @@ def test_task_names_agree():
     assert set(TASKS) == set(TASK_NAMES)
 
 
+@needs_sst2
 def test_sst2_one_epoch_writes_results_submission_and_models(small_sst2, tmp_path, capsys):
     out = tmp_path / "out"
     assert finetune("--task", "sst2", "--data-dir", small_sst2, "--output-dir", out, "--config", "tiny",
@@ -108,23 +110,26 @@ def test_race_runs(tmp_path, small_config):
     assert results["num_train_examples"] == 2 and set(results["metrics"]) == {"dev"}
 
 
-def test_csv_runs_from_backbone_checkpoint(tmp_path, small_config):
+def test_csv_learns_a_keyword_task_from_backbone_checkpoint(tmp_path, small_config):
     from albert_tf import AlbertBackbone, AlbertConfig
 
     backbone = tmp_path / "backbone.keras"
     AlbertBackbone(AlbertConfig.from_json_file(small_config)).save(backbone)
     csv_dir = tmp_path / "csv"
-    csv_dir.mkdir()
-    rows = ["review,stars"] + [f'"great, fun film {i}",pos' if i % 2 else f"dull film {i},neg" for i in range(16)]
-    for split in ("train", "dev", "test"):
-        (csv_dir / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    write_keyword_csv(csv_dir, train_rows=480, dev_rows=80)
     out = tmp_path / "csv_out"
+    # 120 steps: measured dev accuracy 1.0 (2 epochs, 60 steps, stay at chance).
     assert finetune("--task", "csv", "--data-dir", csv_dir, "--output-dir", out, "--init-checkpoint", backbone,
-                    "--text-column", "review", "--label-column", "stars", *FAST) == 0
+                    "--text-column", "review", "--label-column", "stars", "--max-seq-length", "16",
+                    "--batch-size", "16", "--epochs", "4", "--learning-rate", "3e-3", "--no-progress") == 0
+    accuracy = json.loads((out / "eval_results.json").read_text())["metrics"]["dev"]["accuracy"]
+    majority = majority_share(csv_dir / "dev.csv")
+    assert majority < 0.65 and accuracy >= 0.9, f"dev accuracy {accuracy} (majority class {majority})"
     lines = (out / "predictions.tsv").read_text().splitlines()
-    assert len(lines) == 17 and {line.split("\t")[1] for line in lines[1:]} <= {"neg", "pos"}
+    assert len(lines) == 81 and {line.split("\t")[1] for line in lines[1:]} <= {"neg", "pos"}
 
 
+@needs_sst2
 def test_bad_inputs_are_one_line_errors(tmp_path, small_sst2, capsys):
     out = tmp_path / "out"
     assert finetune("--task", "sst2", "--data-dir", tmp_path / "missing", "--output-dir", out,
@@ -145,6 +150,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, small_sst2, capsys):
 
 
 @pytest.mark.slow
+@needs_sst2
 def test_sst2_tiny_from_scratch_beats_majority_class(tmp_path, capsys):
     """albert_tiny from random weights, 3,000 SST-2 rows, 2 epochs (a few CPU minutes)."""
     out = tmp_path / "out"
