@@ -338,7 +338,21 @@ def run_folder(run_dir: str, command: str, settings: dict[str, Any], *, overwrit
     """
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise ValueError(f"--output-dir {run_dir} is a file; give a folder (new, or a run to resume).")
+    created = not os.path.exists(run_dir)
     os.makedirs(run_dir, exist_ok=True)
+    try:
+        with _locked_run_folder(run_dir, command, settings, overwrite, extra_outputs) as finished:
+            yield finished
+    except BaseException:
+        state = os.path.join(run_dir, STATE_DIR)
+        if created and not saved_states(os.path.join(state, "backup"), os.path.join(state, "checkpoints")):
+            shutil.rmtree(run_dir, ignore_errors=True)  # a new run that failed before its first checkpoint
+        raise
+
+
+@contextlib.contextmanager
+def _locked_run_folder(run_dir: str, command: str, settings: dict[str, Any], overwrite: bool,
+                       extra_outputs: Sequence[str]) -> Iterator[dict[str, Any] | None]:
     if not os.access(run_dir, os.W_OK | os.X_OK):
         raise PermissionError(13, "permission denied (the output folder is not writable)", run_dir)
     with exclusive_run(run_dir, command):
