@@ -21,7 +21,6 @@ from albert_tf.backbone import AlbertBackbone
 from albert_tf.config import AlbertConfig
 from albert_tf.finetuning.glue import GLUE_TASKS
 from albert_tf.training import trainer
-from albert_tf.training.pretraining import DTYPES
 from albert_tf.training.strategy import create_strategy, is_chief, worker_id
 
 logger = logging.getLogger(__name__)
