@@ -43,14 +43,14 @@ MEDIAPIPE_REQUIREMENT = "mediapipe==1.2.2"
 
 
 def _require_mediapipe() -> None:
-    """A clear message instead of a bare ImportError: MediaPipe is installed
-    by its own pip call (README "Set up"), not as a dependency of albert-tf."""
+    """A clear message instead of a bare ImportError when MediaPipe, a dependency
+    of albert-tf, is missing from the environment (removed, or a `--no-deps` install)."""
     import importlib.util
 
     if importlib.util.find_spec("mediapipe") is None:
         raise ValueError(
-            f"Writing MediaPipe metadata needs MediaPipe: run `pip install {MEDIAPIPE_REQUIREMENT}` "
-            "(a separate pip call; see README 'Set up' for why)."
+            "Writing MediaPipe metadata needs MediaPipe, a dependency of albert-tf that is missing here: "
+            f"run `pip install {MEDIAPIPE_REQUIREMENT}` (or reinstall albert-tf)."
         )
 
 

@@ -14,12 +14,14 @@ import tempfile
 
 import keras
 import numpy as np
+import pytest
 
 from albert_tf import AlbertConfig, AlbertTokenizer
 from albert_tf.backbone import AlbertBackbone
 from albert_tf.tasks import AlbertClassifier
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from conftest import SHARED_DATA  # noqa: E402
+
 SPM_MODEL = SHARED_DATA / "albert" / "spiece.model"
 SST2 = SHARED_DATA / "glue" / "SST-2"
 SEQ_LENGTH = 32
@@ -36,8 +38,22 @@ def workdir() -> pathlib.Path:
     return path
 
 
+_DATA_PRESENT = all(path.is_file() for path in (SPM_MODEL, SST2 / "train.tsv", SST2 / "dev.tsv",
+                                                  SHARED_DATA / "corpus" / "hf_sample_text.txt"))
+_NO_DATA = f"shared data (real ALBERT spiece.model, SST-2, sample text) not found under {SHARED_DATA}"
+# For tests that read the shared files themselves; the helpers below skip on their own.
+needs_data = pytest.mark.skipif(not _DATA_PRESENT, reason=_NO_DATA)
+
+
+def require_data() -> None:
+    """Skip the calling test (as the other data tests do) when the shared data is absent."""
+    if not _DATA_PRESENT:
+        pytest.skip(_NO_DATA)
+
+
 @functools.lru_cache(maxsize=None)
 def tokenizer() -> AlbertTokenizer:
+    require_data()
     return AlbertTokenizer(SPM_MODEL)
 
 
@@ -46,6 +62,7 @@ def trained_classifier() -> AlbertClassifier:
     """A tiny classifier trained ~150 steps on SST-2 train rows: enough signal for a meaningful argmax."""
     from albert_tf.export.representative_data import encode_texts, read_labeled_tsv
 
+    require_data()
     keras.utils.set_random_seed(7)
     texts, labels = read_labeled_tsv(SST2 / "train.tsv", limit=2400)
     inputs = encode_texts(tokenizer(), texts, SEQ_LENGTH)
@@ -62,6 +79,7 @@ def bundle():
     from albert_tf.export import export_bundle
     from albert_tf.export.representative_data import read_texts
 
+    require_data()
     texts = read_texts(SST2 / "dev.tsv", limit=200)
     return export_bundle(trained_classifier(), SPM_MODEL, workdir() / "bundle", seq_length=SEQ_LENGTH,
                          quantizations=("none", "fp16", "dynamic", "int8"), labels=LABELS,
@@ -72,6 +90,7 @@ def bundle():
 def saved_model_dir() -> pathlib.Path:
     from albert_tf.export import export_saved_model
 
+    require_data()
     return export_saved_model(trained_classifier(), workdir() / "serving", SPM_MODEL, seq_length=SEQ_LENGTH)
 
 

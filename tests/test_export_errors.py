@@ -32,6 +32,7 @@ def test_missing_spm_model(small_backbone, tmp_path):
     assert not (tmp_path / "s").exists() or not list((tmp_path / "s").iterdir())
 
 
+@helpers.needs_data
 def test_int8_without_data_and_wrong_labels(small_backbone, tmp_path):
     from albert_tf.tasks import AlbertClassifier
 
@@ -43,6 +44,7 @@ def test_int8_without_data_and_wrong_labels(small_backbone, tmp_path):
     assert not (tmp_path / "b").exists()
 
 
+@helpers.needs_data
 def test_cli_reports_errors_in_one_line(small_backbone, tmp_path, capsys):
     path = tmp_path / "backbone.keras"
     small_backbone.save(path)

@@ -11,6 +11,9 @@ from albert_tf.export.mediapipe_tokenization import measure_disagreement, mediap
 from albert_tf.export.metadata import read_metadata
 from albert_tf.export.representative_data import read_texts
 from albert_tf.export.tflite import make_interpreter, run_ids_model
+from conftest import needs_data, needs_mediapipe
+
+pytestmark = needs_data("albert/spiece.model", "glue/SST-2", "corpus/hf_sample_text.txt")
 
 # MediaPipe vs golden.json on the rows where both tokenize alike: measured
 # difference 0 for fp32 (same float kernels); allowed 1e-5.
@@ -41,6 +44,7 @@ def test_metadata_describes_ids_mask_segments_tokenizer_and_labels():
     assert content["packed_associated_files"] == ["labels.txt", "spm.model"]
 
 
+@needs_mediapipe
 @pytest.mark.parametrize("quantize", ["none", "dynamic"])
 def test_mediapipe_scores_equal_golden(quantize):
     result = helpers.bundle()
@@ -66,6 +70,7 @@ def test_mediapipe_scores_equal_golden(quantize):
     assert float(np.max(np.abs(scores - emulated))) <= TOLERANCE
 
 
+@helpers.needs_data
 def test_tokenization_disagreement_rate():
     texts = read_texts(helpers.SST2 / "dev.tsv") + read_texts(helpers.SHARED_DATA / "corpus" / "hf_sample_text.txt")
     result = measure_disagreement(helpers.tokenizer(), texts, seq_length=128)
@@ -74,4 +79,6 @@ def test_tokenization_disagreement_rate():
     for text, albert, mediapipe in result.differing_examples[:3]:
         print("  ", text[:60], "|", albert[:12], "|", mediapipe[:12])
     assert result.texts == 872 + len(read_texts(helpers.SHARED_DATA / "corpus" / "hf_sample_text.txt"))
-    assert 0 <= result.rate < 0.2
+    # Measured with mediapipe 1.2.2: 21 of 903 texts (2.33%, the figure the docs state) differ, all within
+    # 128 tokens. The bound leaves one text of margin; a tokenizer change that splits more texts fails.
+    assert result.differing_texts <= 22 and result.rate <= 0.025, f"{result.differing_texts}/{result.texts}"

@@ -18,6 +18,8 @@ from albert_tf.export.folded_normalizer import fold_preprocessing
 from albert_tf.export.lite_text_tokenizer import LiteTextTokenizer
 from albert_tf.export.tflite import non_builtin_ops, op_names, run_text_model
 
+pytestmark = helpers.needs_data
+
 # Text where the preprocessing matters: LaTeX quotes, accents, case, odd
 # whitespace, decomposed Hangul, compatibility forms, digit commas.
 TRICKY_TEXTS = (
