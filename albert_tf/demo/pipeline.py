@@ -1,42 +1,53 @@
-"""The demo run: corpus -> vocabulary -> records -> pretraining -> fine-tuning
-(or fill-mask) -> SavedModel + TFLite bundle -> report, in one run folder.
+"""The demo run: corpus -> vocabulary -> records -> pretraining -> sentiment data -> fine-tuning of the
+pretrained model and of a from-scratch twin -> test and out-of-domain evaluation beside the majority class and
+VADER -> preset, SavedModel and TFLite bundle -> Keras / TFLite / MediaPipe on the test split -> report.
 
 Every stage leaves its outputs in the run folder and is skipped when they are
 already there, so rerunning the same command after an interruption resumes
-(pretraining resumes at its last checkpoint). A finished run (its
-`report.md` written) is never overwritten: rerunning refuses with a message.
+(pretraining and each fine-tuning run at their last checkpoint). A finished
+run (its `report.md` written) is never overwritten: rerunning refuses with a message.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import pathlib
+import shutil
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from albert_tf.io_utils import atomic_write_text
+
+logger = logging.getLogger(__name__)
 
 STATE_FILE = "demo_state.json"
 REPORT_FILE = "report.md"
 PLOT_FILE = "training_curves.png"
-SOP_LABELS = ("in_order", "swapped")
+TIMINGS_FILE = "timings.json"
+EVALUATION_FILE = "evaluation.json"
+ON_DEVICE_FILE = "on_device.json"
+STAGES = ("corpus", "vocabulary", "pretraining records", "pretraining", "sentiment data", "fine-tuning",
+          "evaluation", "export", "on-device check")
 
 
 @dataclasses.dataclass(frozen=True)
 class DemoSettings:
-    """What the demo does; the defaults run in about 10 minutes on 2 CPU cores.
+    """What the demo does; the defaults run in about 15 minutes on 2 CPU cores.
 
     Args:
         output_dir: the run folder.
-        corpus: a text file or Wikipedia XML dump; default: the English
-            Wikipedia excerpt from the `gensim==4.4.0` wheel on PyPI.
-        glue_dir: a GLUE task folder (`train.tsv`, `dev.tsv`) to fine-tune a
-            classifier on; without it the demo shows fill-mask predictions
-            and exports the pretrained sentence-order classifier.
+        corpus: a text file or Wikipedia XML dump to pretrain on; default: the
+            English Wikipedia excerpt from the `gensim==4.4.0` wheel on PyPI.
+        sentiment_dir: a folder with the `*_GroundTruth.txt` files of the
+            VADER paper; default: unpacked from the `vaderSentiment==3.3.2` sdist on PyPI.
+        glue_dir: a GLUE task folder (`train.tsv`, `dev.tsv`) to fine-tune on
+            instead of the sentiment sentences (then its dev set is the test,
+            and there are no baselines or out-of-domain tests).
         glue_task: the GLUE task name of `glue_dir` (e.g. `sst2`).
-        cache_dir: where the downloaded corpus is kept between runs.
+        cache_dir: where downloads are kept between runs.
         max_documents: read at most this many documents of the corpus.
         vocab_size: SentencePiece pieces (a small corpus wants a small vocabulary).
         seq_length: tokens per pretraining sequence.
@@ -45,14 +56,19 @@ class DemoSettings:
         steps_per_checkpoint: pretraining steps between checkpoints and held-out evaluations.
         batch_size: pretraining batch.
         learning_rate: peak LAMB learning rate.
-        finetune_examples: training rows used for fine-tuning.
-        finetune_epochs: fine-tuning epochs.
-        export_seq_length: the exported models' fixed sequence length.
+        finetune_learning_rates: the grid each classifier is fine-tuned with; chosen on dev.
+        finetune_epochs: fine-tuning epochs (dev evaluated after each; the best kept).
+        finetune_batch_size: fine-tuning batch.
+        finetune_examples: use only the first N training sentences (None: all).
+        export_seq_length: tokens per sentence when fine-tuning and in the exported models.
+        seed: pretraining, fine-tuning (both twins) and data-order seed; the
+            sentiment split has its own fixed seed.
         progress: progress bars.
     """
 
     output_dir: str
     corpus: str | None = None
+    sentiment_dir: str | None = None
     glue_dir: str | None = None
     glue_task: str = "sst2"
     cache_dir: str = os.path.join(os.path.expanduser("~"), ".cache", "albert_tf")
@@ -64,21 +80,32 @@ class DemoSettings:
     steps_per_checkpoint: int = 200
     batch_size: int = 32
     learning_rate: float = 0.005
-    finetune_examples: int = 3000
-    finetune_epochs: int = 2
+    finetune_learning_rates: tuple[float, ...] = (3e-4, 1e-3)
+    finetune_epochs: int = 3
+    finetune_batch_size: int = 32
+    finetune_examples: int | None = None
     export_seq_length: int = 64
+    seed: int = 12345
     progress: bool = True
 
     def __post_init__(self):
         for name in ("vocab_size", "seq_length", "dupe_factor", "train_steps", "steps_per_checkpoint",
-                     "batch_size", "finetune_examples", "finetune_epochs", "export_seq_length"):
+                     "batch_size", "finetune_epochs", "finetune_batch_size", "export_seq_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be >= 1. Received: {name}={getattr(self, name)}")
+        if self.finetune_examples is not None and self.finetune_examples < 1:
+            raise ValueError(f"`finetune_examples` must be >= 1 or None. Received: {self.finetune_examples}")
+        if not self.finetune_learning_rates or min(self.finetune_learning_rates) <= 0:
+            raise ValueError("--finetune-learning-rates must list one or more positive values. Received: "
+                             f"{list(self.finetune_learning_rates)}")
         if self.train_steps % self.steps_per_checkpoint:
             raise ValueError(f"`train_steps` ({self.train_steps}) must be a multiple of `steps_per_checkpoint` "
                              f"({self.steps_per_checkpoint}).")
         if self.corpus is not None and not os.path.isfile(self.corpus):
             raise ValueError(f"Corpus file not found: {self.corpus}")
+        if self.sentiment_dir is not None and not os.path.isdir(self.sentiment_dir):
+            raise ValueError(f"--sentiment-dir {self.sentiment_dir} is not a folder; pass the folder of the "
+                             "*_GroundTruth.txt files (hutto_ICWSM_2014 in the vaderSentiment sdist)")
         if self.glue_dir is not None and not os.path.isfile(os.path.join(self.glue_dir, "train.tsv")):
             raise ValueError(f"No train.tsv in --glue-dir {self.glue_dir}: pass a GLUE task folder such as SST-2.")
 
@@ -87,10 +114,11 @@ class DemoSettings:
         values = dataclasses.asdict(self)
         for name in ("output_dir", "cache_dir", "progress"):
             values.pop(name)
+        values["finetune_learning_rates"] = list(values["finetune_learning_rates"])
         return values
 
 
-def run_demo(settings: DemoSettings, log: Callable[[str], None] = print) -> pathlib.Path:
+def run_demo(settings: DemoSettings, log: Callable[[str], None] = logger.info) -> pathlib.Path:
     """Runs (or resumes) the demo and returns the path of its `report.md`.
 
     Raises:
@@ -98,11 +126,11 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = print) -> path
     """
     run = pathlib.Path(settings.output_dir)
     _claim_run_folder(run, settings)
-    timings: dict[str, float] = {}
+    timings = _Timings(run / TIMINGS_FILE)
 
     def stage(name: str):
         log(f"\n== {name} ==")
-        return _Timer(timings, name)
+        return timings.measure(name)
 
     with stage("corpus"):
         split = _corpus(settings, run, log)
@@ -112,31 +140,53 @@ def run_demo(settings: DemoSettings, log: Callable[[str], None] = print) -> path
         records = _records(settings, run, split, spm_model, log)
     with stage("pretraining"):
         pretraining = _pretrain(settings, run, records, spm_model, log)
-    with stage("fine-tuning" if settings.glue_dir else "fill-mask"):
-        task = _finetune_or_fill_mask(settings, run, split, spm_model, log)
+    with stage("sentiment data" if settings.glue_dir is None else "GLUE data"):
+        data = _classifier_data(settings, run, log)
+    with stage("fine-tuning"):
+        twins = _finetune(settings, run, data, spm_model, pretraining["config"], log)
+    with stage("evaluation"):
+        evaluation = _evaluate(settings, run, data, twins, log)
     with stage("export"):
-        exported = _export(settings, run, task, spm_model, split, log)
+        exported = _export(settings, run, twins, log)
+    with stage("on-device check"):
+        on_device = _on_device(settings, run, data, twins, exported, log)
 
     from albert_tf.demo.report import write_report
     from albert_tf.training.plots import plot_training_curves
 
     plot_training_curves(str(run / "pretrain" / "metrics.csv"), str(run / PLOT_FILE), settings.steps_per_checkpoint,
                          title="albert_tiny pretraining on the demo corpus")
-    report = write_report(run / REPORT_FILE, settings, split, records, pretraining, task, exported, timings)
+    report = write_report(run / REPORT_FILE, settings, split, records, pretraining, data, twins, evaluation,
+                          exported, on_device, timings.seconds)
     _write_state(run, settings, finished=True)
-    log(f"\nreport: {report}\nplot:   {run / PLOT_FILE}")
+    preset = exported["preset"]
+    log(f"\nreport: {report}\nplot:   {run / PLOT_FILE}\n\nTry the classifier:\n"
+        f"  albert predict {preset} \"a gorgeous, witty, seductive movie.\" \"the plot is a mess and the jokes "
+        f"fall flat.\"\n"
+        f"Put it on an Android phone (android_demo/README.md):\n"
+        f"  cd android_demo && ./gradlew installDebug -Palbert.classifierBundle={exported['bundle_for_android']}")
     return report
 
 
-class _Timer:
-    def __init__(self, timings: dict[str, float], name: str):
-        self.timings, self.name = timings, name
+class _Timings:
+    """Seconds per stage, added up over the launches of one run (kept in `timings.json`)."""
 
-    def __enter__(self):
-        self.start = time.perf_counter()
+    def __init__(self, path: pathlib.Path):
+        self.path = path
+        self.seconds: dict[str, float] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
-    def __exit__(self, *exc_info):
-        self.timings[self.name] = time.perf_counter() - self.start
+    def measure(self, name: str):
+        timings = self
+
+        class _Stage:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc_info):
+                timings.seconds[name] = timings.seconds.get(name, 0.0) + time.perf_counter() - self.start
+                atomic_write_text(timings.path, json.dumps(timings.seconds, indent=2) + "\n")
+
+        return _Stage()
 
 
 def _claim_run_folder(run: pathlib.Path, settings: DemoSettings) -> None:
@@ -216,7 +266,7 @@ def _pretrain(settings: DemoSettings, run: pathlib.Path, records: dict, spm_mode
         output_dir=str(run / "pretrain"), batch_size=settings.batch_size, train_steps=settings.train_steps,
         steps_per_checkpoint=settings.steps_per_checkpoint, keep_checkpoints=2,
         learning_rate=settings.learning_rate, warmup_steps=max(1, settings.train_steps // 10),
-        strategy="one_device", progress=settings.progress,
+        strategy="one_device", seed=settings.seed, progress=settings.progress,
     ))
     rows = _metrics_rows(run / "pretrain" / "metrics.csv")
     first, last = rows[0], rows[-1]
@@ -235,127 +285,156 @@ def _metrics_rows(path: pathlib.Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _finetune_or_fill_mask(settings: DemoSettings, run: pathlib.Path, split, spm_model: str, log) -> dict[str, Any]:
-    import keras
 
-    from albert_tf.tokenizer import AlbertTokenizer
+@dataclasses.dataclass(frozen=True)
+class ClassifierData:
+    """What the classifiers train and are tested on.
 
-    tokenizer = AlbertTokenizer(spm_model)
-    pretrainer = keras.saving.load_model(run / "pretrain" / "pretrainer.keras")
-    if settings.glue_dir:
-        from albert_tf.finetuning.runner import FinetuneSettings, run_finetuning
+    Attributes:
+        data_dir: the fine-tuning runner's folder (`train`/`dev` files).
+        task: the runner's task (`tsv`, or the GLUE task).
+        test: (texts_a, texts_b or None, labels) reported once, at the end.
+        test_name: what `test` is.
+        out_of_domain: name -> (texts, labels).
+        train_labels: the training labels (for the majority class).
+        counts: rows per file.
+    """
 
-        output = run / "finetune"
-        results_path = output / "eval_results.json"
-        if results_path.exists():
-            results = json.loads(results_path.read_text(encoding="utf-8"))
-        else:
-            results = run_finetuning(FinetuneSettings(
-                task=settings.glue_task, data_dir=settings.glue_dir, output_dir=str(output), spm_model=spm_model,
-                init_checkpoint=str(run / "pretrain" / "backbone.keras"), epochs=settings.finetune_epochs,
-                learning_rate=1e-3, batch_size=32, max_seq_length=settings.export_seq_length,
-                max_train_examples=settings.finetune_examples, progress=settings.progress,
-            )).results
-        log(f"fine-tuned {settings.glue_task}: {json.dumps(results.get('metrics', {}))}")
-        classifier = keras.saving.load_model(output / "model.keras")
-        labels = _glue_labels(settings.glue_task)
-        return {"kind": "finetune", "results": results, "classifier": classifier, "labels": list(labels)}
+    data_dir: str
+    task: str
+    test: tuple[list[str], list[str] | None, list[str]]
+    test_name: str
+    out_of_domain: dict[str, tuple[list[str], list[str]]]
+    train_labels: list[str]
+    counts: dict[str, int]
 
-    from albert_tf.demo.fill_mask import fill_mask
-
-    sentences = [line for line in split.heldout_path.read_text(encoding="utf-8").splitlines() if len(line) > 40]
-    scored = fill_mask(pretrainer, tokenizer, sentences, settings.seq_length, max_examples=200)
-    examples = scored[:5]
-    hit_rate = sum(example.hit for example in scored) / max(1, len(scored))
-    log(f"top-1 fill-mask accuracy on {len(scored)} held-out sentences: {hit_rate:.1%}")
-    for example in examples:
-        guesses = ", ".join(f"{piece} {probability:.1%}" for piece, probability in example.predictions)
-        log(f"  {example.masked_text[:90]}\n    answer: {example.answer}; model: {guesses}")
-    return {"kind": "fill_mask", "examples": examples, "hit_rate": hit_rate, "scored": len(scored),
-            "classifier": sentence_order_classifier(pretrainer),
-            "labels": list(SOP_LABELS)}
+    @property
+    def sentiment(self) -> bool:
+        return self.task == "tsv"
 
 
-def _glue_labels(task: str) -> list[str]:
+def _classifier_data(settings: DemoSettings, run: pathlib.Path, log) -> ClassifierData:
+    if settings.glue_dir is not None:
+        return _glue_data(settings, log)
+    from albert_tf.demo.sentiment_data import ground_truth_dir, read_split_file, write_split
+
+    source = settings.sentiment_dir or str(ground_truth_dir(os.path.join(settings.cache_dir, "vaderSentiment-3.3.2"),
+                                                            progress=settings.progress))
+    log(f"sentiment sentences: {source}")
+    split = write_split(source, run / "sentiment", settings.finetune_examples)
+    log(", ".join(f"{name} {count:,}" for name, count in split.counts.items()) + " sentences")
+    test_texts, test_labels = read_split_file(split.data_dir / "test.tsv")
+    return ClassifierData(
+        data_dir=str(split.data_dir), task="tsv", test=(test_texts, None, test_labels),
+        test_name="movie-review test split",
+        out_of_domain={name: read_split_file(path) for name, path in split.out_of_domain.items()},
+        train_labels=read_split_file(split.data_dir / "train.tsv")[1], counts=split.counts)
+
+
+def _glue_data(settings: DemoSettings, log) -> ClassifierData:
     from albert_tf.finetuning.glue import GLUE_TASKS
 
-    label_list = GLUE_TASKS[task].label_list
-    if label_list is None:
-        raise ValueError(f"{task} is a regression task; the demo exports classifiers (e.g. --glue-task sst2).")
-    return list(label_list)
+    if settings.glue_task not in GLUE_TASKS:
+        raise ValueError(f"--glue-task {settings.glue_task!r} is not one of {sorted(GLUE_TASKS)}")
+    task = GLUE_TASKS[settings.glue_task]
+    if task.label_list is None:
+        raise ValueError(f"{settings.glue_task} is a regression task; the demo trains classifiers "
+                         "(e.g. --glue-task sst2).")
+    train = task.read(settings.glue_dir, task.splits[0].train_file, labelled=True)
+    dev = task.read(settings.glue_dir, task.splits[0].dev_file, labelled=True)
+    pair = any(example.text_b is not None for example in dev)
+    log(f"GLUE {settings.glue_task}: {len(train):,} training, {len(dev):,} dev examples (the dev set is the test)")
+    return ClassifierData(
+        data_dir=settings.glue_dir, task=settings.glue_task,
+        test=([e.text_a for e in dev], [e.text_b for e in dev] if pair else None, [str(e.label) for e in dev]),
+        test_name=f"GLUE {settings.glue_task} dev set (also used to choose the learning rate)",
+        out_of_domain={}, train_labels=[str(e.label) for e in train],
+        counts={"train": len(train), "dev": len(dev)})
 
 
-def sentence_order_classifier(pretrainer):
-    """The pretrained SOP head as an `AlbertClassifier` (same structure: a
-    dense layer on the pooled output), so it exports like any classifier."""
-    from albert_tf.tasks import AlbertClassifier
+def _finetune(settings: DemoSettings, run: pathlib.Path, data: ClassifierData, spm_model: str, config,
+              log) -> dict[str, dict[str, Any]]:
+    from albert_tf.demo.sentiment_data import LABELS
+    from albert_tf.demo.twins import TwinSettings, finetune_twins
 
-    classifier = AlbertClassifier(pretrainer.backbone, num_classes=2, name="sentence_order_classifier")
-    classifier.get_layer("classifier").set_weights(pretrainer.sop_head.get_weights())
-    return classifier
-
-
-def _export(settings: DemoSettings, run: pathlib.Path, task: dict, spm_model: str, split, log) -> dict[str, Any]:
-    import numpy as np
-
-    from albert_tf.tokenizer import AlbertTokenizer
-    from albert_tf.export.bundle import export_bundle
-    from albert_tf.export.saved_model import export_saved_model
-    from albert_tf.export.tflite import make_interpreter, run_ids_model
-
-    classifier, labels = task["classifier"], task["labels"]
-    saved_model_base = run / "export" / "saved_model"
-    if not (saved_model_base / "1").exists():
-        export_saved_model(classifier, saved_model_base, spm_model, seq_length=settings.export_seq_length, version=1)
-    bundle_dir = run / "export" / "bundle"
-    texts_a, texts_b, expected = _sample_inputs(settings, task, split)
-    if not (bundle_dir / "manifest.json").exists():
-        export_bundle(classifier, spm_model, bundle_dir, seq_length=settings.export_seq_length,
-                      quantizations=("dynamic",), labels=labels)
-    log(f"SavedModel: {saved_model_base / '1'}\nbundle:     {bundle_dir}")
-
-    tokenizer = AlbertTokenizer(spm_model)
-    rows = [tokenizer.encode_pair(a, b, settings.export_seq_length) for a, b in zip(texts_a, texts_b)]
-    inputs = {name: np.asarray([row[name] for row in rows], np.int32) for name in rows[0]}
-    keras_probabilities = _softmax(np.asarray(classifier(inputs, training=False), np.float64))
-    interpreter = make_interpreter(bundle_dir / "model_dynamic_int8.tflite", num_threads=2)
-    tflite_probabilities = run_ids_model(interpreter, inputs)["probabilities"]
-    side_by_side = []
-    for index, text in enumerate(texts_a):
-        keras_row, tflite_row = keras_probabilities[index], tflite_probabilities[index]
-        side_by_side.append({
-            "text": text if texts_b[index] is None else f"{text} [SEP] {texts_b[index]}",
-            "expected": expected[index],
-            "keras": labels[int(keras_row.argmax())], "keras_probability": float(keras_row.max()),
-            "tflite": labels[int(tflite_row.argmax())], "tflite_probability": float(tflite_row.max()),
-        })
-        log(f"  true {expected[index]:>9} | keras {side_by_side[-1]['keras']:>9} {keras_row.max():.3f} | "
-            f"tflite int8 {side_by_side[-1]['tflite']:>9} {tflite_row.max():.3f} | {side_by_side[-1]['text'][:60]}")
-    sizes = {path.name: path.stat().st_size for path in bundle_dir.glob("*.tflite")}
-    return {"saved_model": str(saved_model_base / "1"), "bundle": str(bundle_dir), "side_by_side": side_by_side,
-            "sizes": sizes, "max_probability_difference": float(np.abs(keras_probabilities - tflite_probabilities).max())}
+    return finetune_twins(TwinSettings(
+        data_dir=data.data_dir, task=data.task, pretrained_preset=str(run / "pretrain" / "model"),
+        spm_model=spm_model, config=config, learning_rates=settings.finetune_learning_rates,
+        epochs=settings.finetune_epochs, batch_size=settings.finetune_batch_size,
+        seq_length=settings.export_seq_length, seed=settings.seed,
+        labels=LABELS if data.sentiment else None,
+        max_train_examples=None if data.sentiment else settings.finetune_examples, progress=settings.progress,
+    ), run / "finetune", log)
 
 
-def _softmax(logits):
-    import numpy as np
+def _evaluate(settings: DemoSettings, run: pathlib.Path, data: ClassifierData, twins: dict, log) -> dict[str, Any]:
+    """Accuracy of each model on the test split and the out-of-domain sets: {model: {set: accuracy}}."""
+    path = run / EVALUATION_FILE
+    if path.exists():
+        evaluation = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        from albert_tf.demo.baselines import accuracy, majority_label, vader_labels
+        from albert_tf.demo.twins import predict_labels
 
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+        sets = {"test": (data.test[0], data.test[1], data.test[2])}
+        sets.update({name: (texts, None, labels) for name, (texts, labels) in data.out_of_domain.items()})
+        majority = majority_label(data.train_labels)
+        evaluation = {"majority": majority, "accuracy": {}}
+        for twin, chosen in twins.items():
+            evaluation["accuracy"][twin] = {
+                name: accuracy(predict_labels(chosen["preset"], texts, texts_b, progress=settings.progress), labels)
+                for name, (texts, texts_b, labels) in sets.items()}
+        evaluation["accuracy"]["majority class"] = {
+            name: accuracy([majority] * len(labels), labels) for name, (_, _, labels) in sets.items()}
+        if data.sentiment:
+            evaluation["accuracy"]["VADER (compound > 0)"] = {
+                name: accuracy(vader_labels(texts, settings.progress), labels)
+                for name, (texts, _, labels) in sets.items()}
+        evaluation["sizes"] = {name: len(labels) for name, (_, _, labels) in sets.items()}
+        atomic_write_text(path, json.dumps(evaluation, indent=2) + "\n")
+    for model, scores in evaluation["accuracy"].items():
+        log(f"{model:>22}: " + ", ".join(f"{name} {value:.1%}" for name, value in scores.items()))
+    return evaluation
 
 
-def _sample_inputs(settings: DemoSettings, task: dict,
-                   split) -> tuple[list[str], list[str | None], list[str]]:
-    """A few real inputs and their true labels: GLUE dev sentences, or
-    held-out sentence pairs in and out of order."""
-    if task["kind"] == "finetune":
-        from albert_tf.finetuning.glue import GLUE_TASKS
+def _export(settings: DemoSettings, run: pathlib.Path, twins: dict, log) -> dict[str, Any]:
+    from albert_tf.export.publishing import BUNDLE_DIR, SAVED_MODEL_DIR, ExportRequest, export_model
 
-        glue_task = GLUE_TASKS[settings.glue_task]
-        examples = glue_task.read(settings.glue_dir, glue_task.splits[0].dev_file, labelled=True)[:6]
-        return ([example.text_a for example in examples], [example.text_b for example in examples],
-                [str(example.label) for example in examples])
-    documents = [doc.splitlines() for doc in split.heldout_path.read_text(encoding="utf-8").split("\n\n")]
-    pairs = [(doc[i], doc[i + 1]) for doc in documents for i in range(0, len(doc) - 1, 7)][:3]
-    texts_a = [a for a, _ in pairs] + [b for _, b in pairs]
-    texts_b = [b for _, b in pairs] + [a for a, _ in pairs]
-    return texts_a, texts_b, [SOP_LABELS[0]] * len(pairs) + [SOP_LABELS[1]] * len(pairs)
+    output = run / "export"
+    bundle = output / BUNDLE_DIR
+    preset = output / "preset"
+    if not preset.exists():  # the chosen run's best checkpoint, under a name that does not change
+        staging = output / ".preset-partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(twins["pretrained"]["preset"], staging)
+        os.replace(staging, preset)
+    if not (bundle / "manifest.json").exists() or not list((output / SAVED_MODEL_DIR).glob("*/saved_model.pb")):
+        export_model(ExportRequest(model_path=preset, output_dir=output, seq_length=settings.export_seq_length,
+                                   overwrite=True))
+    versions = sorted((output / SAVED_MODEL_DIR).glob("*/saved_model.pb"), key=lambda p: int(p.parent.name))
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    sizes = {path.name: path.stat().st_size for path in sorted(bundle.glob("*.tflite"))}
+    log(f"preset:     {preset}\nSavedModel: {versions[-1].parent}\nbundle:     {bundle} "
+        f"(labels {manifest.get('labels')})")
+    return {"preset": str(preset), "saved_model": str(versions[-1].parent), "bundle": str(bundle),
+            "bundle_for_android": os.path.relpath(bundle.resolve(), (pathlib.Path.cwd() / "android_demo").resolve())
+            if not os.path.isabs(settings.output_dir) else str(bundle),
+            "labels": manifest.get("labels"), "sizes": sizes}
+
+
+def _on_device(settings: DemoSettings, run: pathlib.Path, data: ClassifierData, twins: dict, exported: dict,
+               log) -> dict[str, Any]:
+    path = run / ON_DEVICE_FILE
+    if path.exists():
+        result = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        from albert_tf.demo.on_device import compare_runtimes
+
+        texts, texts_b, labels = data.test
+        result = compare_runtimes(exported["preset"], exported["bundle"], texts, labels, texts_b,
+                                  progress=settings.progress)
+        atomic_write_text(path, json.dumps(result, indent=2) + "\n")
+    log(f"on {result['n']:,} test sentences: " + ", ".join(f"{name} {value:.1%}"
+                                                           for name, value in result["accuracy"].items()))
+    log("agreement: " + ", ".join(f"{name} {value:.1%}" for name, value in result["agreement"].items()))
+    return result
