@@ -13,10 +13,14 @@ import pytest
 from albert_tf import AlbertBackbone, AlbertConfig
 from albert_tf.cli.main import main
 from albert_tf.tasks import AlbertClassifier
-from test_distill_cli import SPM_MODEL, STUDENT_FIELDS, TEACHER_FIELDS, write_csv_task
+from conftest import SHARED_DATA, TINY_FIELDS, write_keyword_csv
 from test_finetune_resume import kill_after_first_checkpoint, metrics_rows, preset_weights
 
+SPM_MODEL = SHARED_DATA / "albert" / "spiece.model"
 pytestmark = pytest.mark.skipif(not SPM_MODEL.exists(), reason="needs ../shared/data/albert/spiece.model")
+TEACHER_FIELDS = dict(TINY_FIELDS, vocab_size=30000, num_hidden_layers=2)
+STUDENT_FIELDS = dict(TEACHER_FIELDS, embedding_size=8, hidden_size=16, num_hidden_layers=1,
+                      num_attention_heads=2, intermediate_size=32)
 
 # 48 rows / batch 8 = 6 steps per epoch, 2 epochs = 12 steps, evaluated (and checkpointed) every 3.
 TOTAL_STEPS, EVAL_EVERY = 12, 3
@@ -29,7 +33,7 @@ def workspace(tmp_path_factory):
     from albert_tf.preprocessor import AlbertPreprocessor
 
     root = tmp_path_factory.mktemp("distill_resume")
-    write_csv_task(root / "data", train_rows=48, dev_rows=24)
+    write_keyword_csv(root / "data", train_rows=48, dev_rows=24)
     keras.utils.set_random_seed(7)
     preprocessor = AlbertPreprocessor(AlbertGraphTokenizer(str(SPM_MODEL)), 16)
     teacher = AlbertClassifier(AlbertBackbone(AlbertConfig(**TEACHER_FIELDS)), 2, preprocessor=preprocessor,
