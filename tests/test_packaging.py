@@ -74,6 +74,25 @@ for index in range(2):
 
 
 
+def test_setup_cfg_ci_and_readme_state_the_same_pythons():
+    """python_requires, the classifiers, .ci/run's list and the README name the same Python versions."""
+    import re
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    requires = parser["options"]["python_requires"].strip()
+    match = re.fullmatch(r">=3\.(\d+),<3\.(\d+)", requires)
+    assert match, f"python_requires {requires!r} is not of the form >=3.X,<3.Y"
+    supported = [f"3.{minor}" for minor in range(int(match[1]), int(match[2]))]
+    classifiers = re.findall(r"Programming Language :: Python :: (3\.\d+)", parser["metadata"]["classifiers"])
+    assert classifiers == supported, f"classifiers {classifiers} != python_requires {supported}"
+    ci = re.search(r'^SUPPORTED="([^"]*)"', (ROOT / ".ci" / "run").read_text(), re.M)
+    assert ci and ci[1].split() == supported, f".ci/run SUPPORTED {ci and ci[1]!r} != python_requires {supported}"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"`python_requires {requires}`" in readme, "README 'Which Python' must state python_requires"
+    assert f"{supported[0]} to {supported[-1]}" in readme, "README 'Set up' must name the supported range"
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("wheel")
