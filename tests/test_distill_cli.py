@@ -1,10 +1,10 @@
-"""`albert distill` end to end on a small synthetic csv task: outputs and sizes, the teacher-logits
-cache (reused, then invalidated), and bad inputs as one-line errors with exit code 2."""
+"""`albert distill` end to end on a small synthetic csv task: the student learns it from a fine-tuned
+teacher; outputs and sizes, the teacher-logits cache (reused, then invalidated), and bad inputs as one-line
+errors with exit code 2."""
 
 from __future__ import annotations
 
 import json
-import random
 
 import keras
 import pytest
@@ -12,38 +12,30 @@ import pytest
 from albert_tf import AlbertBackbone, AlbertConfig
 from albert_tf.cli.main import main
 from albert_tf.tasks import AlbertClassifier
-from conftest import SHARED_DATA, TINY_FIELDS
+from conftest import SHARED_DATA, TINY_FIELDS, majority_share, needs_data, write_keyword_csv
 
 SPM_MODEL = SHARED_DATA / "albert" / "spiece.model"
-pytestmark = pytest.mark.skipif(not SPM_MODEL.exists(), reason="needs ../shared/data/albert/spiece.model")
+pytestmark = needs_data("albert/spiece.model")
 
 TEACHER_FIELDS = dict(TINY_FIELDS, vocab_size=30000, num_hidden_layers=2)
 STUDENT_FIELDS = dict(TEACHER_FIELDS, embedding_size=8, hidden_size=16, num_hidden_layers=1,
                       num_attention_heads=2, intermediate_size=32)
-GOOD, BAD = ("great", "fun", "lovely", "superb", "moving"), ("dull", "awful", "boring", "weak", "tedious")
-
-
-def write_csv_task(folder, train_rows: int = 240, dev_rows: int = 40) -> None:
-    """`review,stars` csv files whose label follows the sentiment words in the text."""
-    rng = random.Random(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, count in (("train", train_rows), ("dev", dev_rows)):
-        lines = ["review,stars"]
-        for _ in range(count):
-            positive = rng.random() < 0.5
-            words = rng.sample(GOOD if positive else BAD, 2) + rng.sample(("film", "plot", "cast", "story"), 2)
-            rng.shuffle(words)
-            lines.append(f'"a {", ".join(words)} one",{"pos" if positive else "neg"}')
-        (folder / f"{split}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+# 480 rows x 4 epochs at batch 16: 120 steps, in which the teacher (fine-tuned) and the student (distilled)
+# both reach dev accuracy 1.0 (measured); after 45 steps a from-scratch model is still at chance.
+LEARNING = ["--max-seq-length", "16", "--batch-size", "16", "--epochs", "4", "--learning-rate", "3e-3"]
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """The csv task, a (random-weight) teacher classifier, a student config and a non-classifier .keras."""
+    """The csv task, a teacher fine-tuned on it, a student config and a non-classifier .keras."""
     root = tmp_path_factory.mktemp("distill")
-    write_csv_task(root / "data")
+    write_keyword_csv(root / "data", train_rows=480, dev_rows=80)
     keras.utils.set_random_seed(7)
-    AlbertClassifier(AlbertBackbone(AlbertConfig(**TEACHER_FIELDS)), num_classes=2).save(root / "teacher.keras")
+    (root / "teacher.json").write_text(json.dumps(TEACHER_FIELDS))
+    assert main(["finetune", "--task", "csv", "--data-dir", str(root / "data"), "--output-dir", str(root / "teacher"),
+                 "--spm-model", str(SPM_MODEL), "--config", str(root / "teacher.json"), "--text-column", "review",
+                 "--label-column", "stars", *LEARNING, "--no-progress"]) == 0
+    AlbertClassifier.from_preset(root / "teacher" / "model").save(root / "teacher.keras")
     AlbertBackbone(AlbertConfig(**TEACHER_FIELDS)).save(root / "backbone.keras")
     (root / "student.json").write_text(json.dumps(STUDENT_FIELDS))
     (root / "student_small_vocab.json").write_text(json.dumps(dict(STUDENT_FIELDS, vocab_size=100)))
@@ -54,20 +46,22 @@ def distill(workspace, output, *extra, teacher="teacher.keras", student="student
     return main(["distill", "--task", "csv", "--data-dir", str(workspace / "data"), "--output-dir", str(output),
                  "--spm-model", str(SPM_MODEL), "--teacher", str(workspace / teacher),
                  "--student-config", str(workspace / student), "--text-column", "review", "--label-column", "stars",
-                 "--max-seq-length", "16", "--batch-size", "16", "--epochs", "1", "--learning-rate", "1e-3",
-                 "--temperature", "2", "--alpha", "0.5", "--no-progress", *map(str, extra)])
+                 *LEARNING, "--temperature", "2", "--alpha", "0.5", "--no-progress", *map(str, extra)])
 
 
 def test_distill_writes_student_results_and_sizes_and_reuses_the_logits_cache(workspace, capsys):
     out = workspace / "run"
     assert distill(workspace, out, "--cache-teacher-logits") == 0
     printed = capsys.readouterr()
-    assert "cached teacher logits for 240 training rows" in printed.err and "student dev: accuracy" in printed.out
+    assert "cached teacher logits for 480 training rows" in printed.err and "student dev: accuracy" in printed.out
 
     results = json.loads((out / "eval_results.json").read_text())
-    assert results["task"] == "csv" and results["num_train_examples"] == 240
-    assert 0.0 <= results["metrics"]["dev"]["accuracy"] <= 1.0
-    assert 0.0 <= results["teacher_metrics"]["dev"]["accuracy"] <= 1.0
+    assert results["task"] == "csv" and results["num_train_examples"] == 480
+    majority = majority_share(workspace / "data" / "dev.csv")
+    teacher_accuracy = results["teacher_metrics"]["dev"]["accuracy"]
+    student_accuracy = results["metrics"]["dev"]["accuracy"]
+    assert majority < 0.65 and teacher_accuracy >= 0.9, f"teacher {teacher_accuracy} (majority class {majority})"
+    assert student_accuracy >= 0.9, f"student dev accuracy {student_accuracy} (majority class {majority})"
     teacher, student = results["models"]["teacher"], results["models"]["student"]
     assert teacher["parameters"] > student["parameters"] > 0
     assert student["weights_bytes"] == 4 * student["parameters"]  # float32
@@ -98,7 +92,8 @@ def test_distill_writes_student_results_and_sizes_and_reuses_the_logits_cache(wo
     # Different training data: refused in the same folder unless started again; then the cache is rebuilt.
     assert distill(workspace, out, "--cache-teacher-logits", "--max-train-examples", "200") == 2
     assert "--max-train-examples null -> 200" in capsys.readouterr().err
-    assert distill(workspace, out, "--cache-teacher-logits", "--max-train-examples", "200", "--overwrite") == 0
+    assert distill(workspace, out, "--cache-teacher-logits", "--max-train-examples", "200", "--overwrite",
+                   "--epochs", "1") == 0
     assert "is stale (the training data or the teacher changed); recomputing" in capsys.readouterr().err
     assert json.loads((out / "eval_results.json").read_text())["teacher_logits_cache"] == "computed"
 
