@@ -3,8 +3,8 @@
 Two models:
 * an albert_tiny SST-2 classifier -> size, latency and dev accuracy for Keras
   fp32 and the four TFLite variants. `--classifier PATH` takes a fine-tuned
-  `.keras` AlbertClassifier (`albert finetune ... --output-dir D` writes
-  `D/model.keras`); without it the script fine-tunes the tiny preset itself
+  classifier preset (`albert finetune ... --output-dir D` writes
+  `D/model/`); without it the script fine-tunes the tiny preset itself
   (Adam, 1 epoch on --train-rows rows: a quick fallback that can collapse to
   the majority class);
 * albert_base preset with random weights -> size and latency only.
@@ -21,7 +21,7 @@ benchmarks/results/export.md.
     albert finetune --task sst2 --data-dir ../shared/data/glue/SST-2 --output-dir /tmp/sst2_tiny \\
         --config tiny --spm-model ../shared/data/albert/spiece.model --max-seq-length 64 \\
         --max-train-examples 3000 --epochs 2 --learning-rate 1e-3 --batch-size 32 --no-progress
-    python benchmarks/export_sizes.py --classifier /tmp/sst2_tiny/model.keras [--eval-seq 64] [--runs 30]
+    python benchmarks/export_sizes.py --classifier /tmp/sst2_tiny/model [--eval-seq 64] [--runs 30]
 """
 
 from __future__ import annotations
@@ -140,10 +140,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def load_classifier(path: str) -> AlbertClassifier:
-    model = keras.saving.load_model(path, compile=False)
+    from albert_tf.preset_format import is_preset
+    from albert_tf.presets import load_preset
+
+    model = load_preset(path) if is_preset(path) else keras.saving.load_model(path, compile=False)
     if not isinstance(model, AlbertClassifier):
         raise SystemExit(f"--classifier {path} holds a {type(model).__name__}, not an AlbertClassifier "
-                         "(use the model.keras that `albert finetune` writes).")
+                         "(use the model/ preset that `albert finetune` writes).")
     return model
 
 

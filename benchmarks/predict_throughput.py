@@ -5,7 +5,8 @@ sequence length 128) saved as a preset; the same 1,000 SST-2 sentences go
 through four paths, each timed end to end (median of --repeats):
 
 * `albert predict PRESET --input FILE --output FILE` as a whole process
-  (interpreter start, TensorFlow import, preset load, tokenization, model);
+  (interpreter start, TensorFlow import, preset load, tokenization, model),
+  and the same on 10 sentences, which measures the start-up;
 * the Python API, `load_preset(PRESET).classify(texts)`, model loaded once;
 * the TF Serving SavedModel's `serve_text` signature (tokenization in the
   graph), loaded once with `tf.saved_model.load`, called in batches of 32;
@@ -47,6 +48,7 @@ DATA = ROOT.parent / "shared" / "data"
 SPM = DATA / "albert" / "spiece.model"
 SEQ = 128
 BATCH = 32
+STARTUP_SENTENCES = 10  # a process that predicts almost nothing measures start-up
 
 
 def timed(function, repeats: int) -> list[float]:
@@ -77,12 +79,17 @@ def main() -> None:
 
     rows = []
 
-    def cli() -> None:
-        subprocess.run([sys.executable, "-m", "albert_tf", "predict", str(preset), "--input", str(inputs),
+    few = work / "few.txt"
+    few.write_text("\n".join(texts[:STARTUP_SENTENCES]) + "\n", "utf-8")
+
+    def cli(path: pathlib.Path) -> None:
+        subprocess.run([sys.executable, "-m", "albert_tf", "predict", str(preset), "--input", str(path),
                         "--output", str(work / "out.jsonl"), "--batch-size", str(BATCH), "--no-progress"],
                        check=True, capture_output=True)
 
-    rows.append(("`albert predict` (whole process)", timed(cli, args.repeats)))
+    whole = timed(lambda: cli(inputs), args.repeats)
+    startup = timed(lambda: cli(few), args.repeats)
+    rows.append(("`albert predict` (whole process)", whole))
 
     loaded = load_preset(preset)
     loaded.classify(texts[:BATCH])  # trace once
@@ -125,6 +132,14 @@ def main() -> None:
     for name, times in rows:
         median = statistics.median(times)
         lines.append(f"| {name} | {median:.2f} | {len(texts) / median:,.0f} |")
+    steady = statistics.median(whole) - statistics.median(startup)
+    lines += [
+        "",
+        f"Start-up of the `albert predict` process (Python, TensorFlow import, preset load, first trace), "
+        f"measured as a run on {STARTUP_SENTENCES} sentences: {statistics.median(startup):.1f} s. Past it, "
+        f"`albert predict` classifies {(len(texts) - STARTUP_SENTENCES) / steady:,.0f} sentences / s "
+        f"((whole - start-up) / {len(texts) - STARTUP_SENTENCES}).",
+    ]
     report = "\n".join(lines) + "\n"
     pathlib.Path(args.output).write_text(report, "utf-8")
     print(report)

@@ -14,6 +14,8 @@ from albert_tf.preprocessor import AlbertPreprocessor, is_text, split_texts
 
 # Batch size of `predict` / `evaluate` on raw strings when none is given (Keras' own default).
 DEFAULT_TEXT_BATCH = 32
+# Texts tokenized per eager call of the preprocessor.
+_TOKENIZE_CHUNK = 4096
 
 
 def backbone_inputs() -> dict[str, keras.KerasTensor]:
@@ -111,10 +113,17 @@ class TaskModel(keras.Model):
             given = "a text pair" if len(texts) == 2 else "one text"
             expected = "text pairs (text_a, text_b)" if preprocessor.text_pair else "one text per example"
             raise ValueError(f"This {type(self).__name__} takes {expected}, but {given} per example was given.")
-        features = texts if len(texts) == 2 else texts[0]
+        # Tokenized eagerly, in chunks: the tokenizer's ops are vectorized, and
+        # mapping it over a dataset would trace a new graph on every call.
+        count = int(texts[0].shape[0])
+        chunks = [preprocessor(tuple(part[start:start + _TOKENIZE_CHUNK] for part in texts)
+                               if len(texts) == 2 else texts[0][start:start + _TOKENIZE_CHUNK])
+                  for start in range(0, count, _TOKENIZE_CHUNK)]
+        features = {name: tf.concat([chunk[name] for chunk in chunks], axis=0) for name in chunks[0]} if chunks \
+            else preprocessor(tuple(texts) if len(texts) == 2 else texts[0])
         elements = (features,) if y is None else (features, y) if sample_weight is None else (features, y, sample_weight)
         dataset = tf.data.Dataset.from_tensor_slices(elements).batch(batch_size or DEFAULT_TEXT_BATCH)
-        return dataset.map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return dataset.prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
