@@ -1,10 +1,15 @@
-"""`albert demo` end to end at a reduced size, resume and refusal, and the corpus download."""
+"""`albert demo` killed during pretraining and during fine-tuning, resumed to the uninterrupted report; refusals;
+the corpus download."""
 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import signal
 import subprocess
+import sys
+import time
 import zipfile
 
 import pytest
@@ -12,49 +17,104 @@ import pytest
 from albert_tf.cli.main import main
 from albert_tf.demo import corpus
 from albert_tf.demo.pipeline import STATE_FILE, DemoSettings, run_demo
+import test_demo_sentiment
 from conftest import SHARED_DATA
 
 WIKI = SHARED_DATA / "corpus" / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 SST2 = SHARED_DATA / "glue" / "SST-2"
 pytestmark = pytest.mark.skipif(not WIKI.exists(), reason="needs ../shared/data (Wikipedia excerpt)")
 
-SMALL = ["--corpus", str(WIKI), "--max-documents", "12", "--vocab-size", "1500", "--seq-length", "64",
-         "--dupe-factor", "1", "--train-steps", "20", "--steps-per-checkpoint", "10", "--export-seq-length", "32",
-         "--no-progress"]
+# The reduced run of test_demo_sentiment (its uninterrupted run is the reference): pretraining long enough
+# (six checkpoint intervals) to be killed inside it.
+TRAIN_STEPS, STEPS_PER_CHECKPOINT = 60, 10
+SMALL = test_demo_sentiment.SMALL
+assert SMALL[SMALL.index("--train-steps") + 1] == str(TRAIN_STEPS)
+assert SMALL[SMALL.index("--steps-per-checkpoint") + 1] == str(STEPS_PER_CHECKPOINT)
 
 
-def test_demo_runs_end_to_end_then_refuses_to_overwrite(tmp_path, capsys):
+def demo_command(output, *arguments):
+    return [sys.executable, "-m", "albert_tf.cli.main", "demo", "--output-dir", str(output), *arguments]
+
+
+def pretraining_epochs_saved(output: pathlib.Path) -> int:
+    """Checkpoint intervals the pretraining stage has saved (Keras' BackupAndRestore marker, wherever it lies)."""
+    for marker in (output / "pretrain").rglob("training_metadata.json"):
+        try:
+            return int(json.loads(marker.read_text())["epoch"])
+        except (ValueError, KeyError):  # being rewritten
+            return 0
+    return 0
+
+
+def finetuning_runs_in_progress(output: pathlib.Path) -> list[pathlib.Path]:
+    """Fine-tuning runs with a checkpoint evaluated (best.json) but not finished (no eval_results.json)."""
+    return [run for run in output.glob("finetune/*/lr-*")
+            if (run / "best.json").exists() and not (run / "eval_results.json").exists()]
+
+
+def kill_when(process: subprocess.Popen, condition, what: str) -> None:
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None and not condition():
+        time.sleep(0.02)
+    assert process.poll() is None, f"the demo ended before it could be killed {what}"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def test_demo_killed_during_pretraining_and_fine_tuning_resumes_to_the_uninterrupted_report(tmp_path, capsys):
+    """SIGKILL in the middle of pretraining, then in the middle of fine-tuning; the rerun's accuracies and
+    runtime agreement equal those of an uninterrupted run with the same settings."""
+    sentiment = test_demo_sentiment.write_sentiment_fixture(tmp_path / "hutto")
+    arguments = ["--sentiment-dir", str(sentiment), *SMALL]
     output = tmp_path / "run"
-    assert main(["demo", "--output-dir", str(output), *SMALL]) == 0
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+
+    process = subprocess.Popen(demo_command(output, *arguments), env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kill_when(process, lambda: pretraining_epochs_saved(output) >= 1, "during pretraining")
+    reached = pretraining_epochs_saved(output) * STEPS_PER_CHECKPOINT
+    assert 0 < reached < TRAIN_STEPS, f"killed at step {reached}: not during pretraining"
+    assert not list(output.rglob("training_state.json")) and not (output / "report.md").exists()
+
+    # Resuming with other settings is refused, naming what changed.
+    changed = [arg if arg != str(TRAIN_STEPS) else str(2 * TRAIN_STEPS) for arg in arguments]
+    assert main(["demo", "--output-dir", str(output), *changed]) == 2
+    assert "other settings (train_steps)" in capsys.readouterr().err
+
+    process = subprocess.Popen(demo_command(output, *arguments), env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    interrupted = []
+    kill_when(process, lambda: interrupted.extend(finetuning_runs_in_progress(output)) or interrupted,
+              "during fine-tuning")
+    assert not (output / "evaluation.json").exists() and not (output / "report.md").exists()
+    [training_state] = [json.loads(path.read_text()) for path in (output / "pretrain").rglob("training_state.json")]
+    assert training_state["resumed_from_step"] >= reached, "pretraining resumed, not restarted from zero"
+    assert training_state["final_step"] == TRAIN_STEPS
+
+    finished = subprocess.run(demo_command(output, *arguments), env=environment, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    resumed = json.loads((interrupted[0] / "eval_results.json").read_text())
+    assert resumed["resumed_from_step"] > 0, f"{interrupted[0]} restarted from zero"
+
+    reference, _ = test_demo_sentiment.uninterrupted_run()
     report = (output / "report.md").read_text()
-    for section in ("## Pretraining", "## Fill-mask", "## Export", "| SOP accuracy |", "TFLite dynamic int8"):
-        assert section in report
-    assert (output / "training_curves.png").read_bytes().startswith(b"\x89PNG")
-    manifest = json.loads((output / "export" / "bundle" / "manifest.json").read_text())
-    assert manifest["labels"] == ["in_order", "swapped"]
-    assert (output / "export" / "saved_model" / "1" / "saved_model.pb").exists()
+    expected = test_demo_sentiment.accuracy_tables((reference / "report.md").read_text())
+    assert len(expected) >= 8 and test_demo_sentiment.accuracy_tables(report) == expected
+    assert json.loads((output / "evaluation.json").read_text()) == json.loads((reference / "evaluation.json").read_text())
+    on_device, expected_on_device = (json.loads((folder / "on_device.json").read_text()) for folder in (output, reference))
+    for key in ("n", "accuracy", "agreement"):
+        assert on_device[key] == expected_on_device[key], key
+    # Not bit-identical: resumed pretraining does not replay the killed interval exactly (measured: held-out MLM
+    # loss 6.861 vs 6.880 after the interval that follows the kill), so the weights differ slightly and the
+    # largest Keras-vs-int8 probability difference moved from 1.7e-4 to 2.2e-4. Labels and accuracies are equal.
+    for pair, value in expected_on_device["max_probability_difference"].items():
+        assert abs(on_device["max_probability_difference"][pair] - value) < 1e-3, pair
     assert json.loads((output / STATE_FILE).read_text())["finished"] is True
 
     report_bytes = (output / "report.md").read_bytes()
-    assert main(["demo", "--output-dir", str(output), *SMALL]) == 2
+    assert main(["demo", "--output-dir", str(output), *arguments]) == 2
     assert "holds a finished demo run" in capsys.readouterr().err
     assert (output / "report.md").read_bytes() == report_bytes  # untouched
-
-    # An interrupted run (no report yet) resumes: every stage finds its outputs.
-    state = json.loads((output / STATE_FILE).read_text())
-    (output / STATE_FILE).write_text(json.dumps(dict(state, finished=False)))
-    (output / "report.md").unlink()
-    assert main(["demo", "--output-dir", str(output), *SMALL]) == 0
-    assert (output / "report.md").exists()
-    training_state = json.loads((output / "pretrain" / "training_state.json").read_text())
-    assert training_state["resumed_from_step"] == 20 and training_state["final_step"] == 20
-
-    # Resuming with other settings is refused, naming what changed.
-    state = json.loads((output / STATE_FILE).read_text())
-    (output / STATE_FILE).write_text(json.dumps(dict(state, finished=False)))
-    changed = [arg if arg != "20" else "40" for arg in SMALL]
-    assert main(["demo", "--output-dir", str(output), *changed]) == 2
-    assert "other settings (train_steps)" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -62,12 +122,13 @@ def test_demo_runs_end_to_end_then_refuses_to_overwrite(tmp_path, capsys):
 def test_demo_fine_tunes_and_exports_a_glue_classifier(tmp_path):
     settings = DemoSettings(output_dir=str(tmp_path / "run"), corpus=str(WIKI), glue_dir=str(SST2),
                             max_documents=8, vocab_size=1500, seq_length=64, dupe_factor=1, train_steps=10,
-                            steps_per_checkpoint=10, finetune_examples=64, finetune_epochs=1, export_seq_length=32,
+                            steps_per_checkpoint=10, finetune_examples=64, finetune_epochs=1, finetune_learning_rates=(1e-3,),
+                            export_seq_length=32,
                             progress=False)
     report = run_demo(settings, log=lambda message: None).read_text()
-    assert "## Fine-tuning" in report and "accuracy" in report
+    assert "## Classifier (GLUE sst2 dev set" in report and "| pretrained |" in report
     manifest = json.loads((tmp_path / "run" / "export" / "bundle" / "manifest.json").read_text())
-    assert manifest["labels"] == ["0", "1"]
+    assert len(manifest["labels"]) == 2
 
 
 def test_demo_refuses_a_folder_that_is_not_a_demo_run(tmp_path):
