@@ -81,7 +81,7 @@ class DemoSettings:
     batch_size: int = 32
     learning_rate: float = 0.005
     finetune_learning_rates: tuple[float, ...] = (3e-4, 1e-3)
-    finetune_epochs: int = 3
+    finetune_epochs: int = 2
     finetune_batch_size: int = 32
     finetune_examples: int | None = None
     export_seq_length: int = 64
@@ -340,15 +340,20 @@ def _glue_data(settings: DemoSettings, log) -> ClassifierData:
     if task.label_list is None:
         raise ValueError(f"{settings.glue_task} is a regression task; the demo trains classifiers "
                          "(e.g. --glue-task sst2).")
-    train = task.read(settings.glue_dir, task.splits[0].train_file, labelled=True)
+    train = task.read(settings.glue_dir, task.train_file, labelled=True)
     dev = task.read(settings.glue_dir, task.splits[0].dev_file, labelled=True)
     pair = any(example.text_b is not None for example in dev)
     log(f"GLUE {settings.glue_task}: {len(train):,} training, {len(dev):,} dev examples (the dev set is the test)")
+    names = task.model_labels  # what the fine-tuned model calls the classes
+
+    def name(label) -> str:
+        return names[label if isinstance(label, int) else task.label_list.index(label)]
+
     return ClassifierData(
         data_dir=settings.glue_dir, task=settings.glue_task,
-        test=([e.text_a for e in dev], [e.text_b for e in dev] if pair else None, [str(e.label) for e in dev]),
+        test=([e.text_a for e in dev], [e.text_b for e in dev] if pair else None, [name(e.label) for e in dev]),
         test_name=f"GLUE {settings.glue_task} dev set (also used to choose the learning rate)",
-        out_of_domain={}, train_labels=[str(e.label) for e in train],
+        out_of_domain={}, train_labels=[name(e.label) for e in train],
         counts={"train": len(train), "dev": len(dev)})
 
 

@@ -86,7 +86,8 @@ def _classifier_section(settings, data, twins: dict, evaluation: dict) -> list[s
         lines.append(f"| {label} | " + " | ".join(_percent(scores[name]) for name in names) + " |")
     pretrained, scratch = evaluation["accuracy"]["pretrained"], evaluation["accuracy"]["from_scratch"]
     lines += ["", "Pretrained minus from scratch: " + ", ".join(
-        f"{name} {100 * (pretrained[name] - scratch[name]):+.1f} points" for name in names) + ".", ""]
+        f"{OUT_OF_DOMAIN_TITLES.get(name, name)} {100 * (pretrained[name] - scratch[name]):+.1f} points"
+        for name in names) + ".", ""]
     return lines
 
 
