@@ -104,9 +104,9 @@ def test_demo_killed_during_pretraining_and_fine_tuning_resumes_to_the_uninterru
     on_device, expected_on_device = (json.loads((folder / "on_device.json").read_text()) for folder in (output, reference))
     for key in ("n", "accuracy", "agreement"):
         assert on_device[key] == expected_on_device[key], key
-    # Not bit-identical: resumed pretraining does not replay the killed interval exactly (measured: held-out MLM
-    # loss 6.861 vs 6.880 after the interval that follows the kill), so the weights differ slightly and the
-    # largest Keras-vs-int8 probability difference moved from 1.7e-4 to 2.2e-4. Labels and accuracies are equal.
+    # Not bit-identical: resumed pretraining does not replay the uninterrupted run exactly (measured: training MLM
+    # loss 6.861 vs 6.880 over the interval after the kill), so the weights differ slightly and the largest
+    # Keras-vs-int8 probability difference moved from 1.7e-4 to 2.2e-4. Labels and accuracies are equal.
     for pair, value in expected_on_device["max_probability_difference"].items():
         assert abs(on_device["max_probability_difference"][pair] - value) < 1e-3, pair
     assert json.loads((output / STATE_FILE).read_text())["finished"] is True
