@@ -70,16 +70,23 @@ def staged_directory(target: str | os.PathLike, *, replace: bool = False) -> Ite
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{target.name}-", dir=parent))
     try:
         yield staging
-        if target.exists():
-            previous = pathlib.Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{target.name}-old-", dir=parent))
-            os.replace(target, previous / target.name)
-            os.replace(staging, target)
-            shutil.rmtree(previous, ignore_errors=True)
-        else:
-            os.replace(staging, target)
+        publish_directory(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def publish_directory(staging: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Renames the finished folder `staging` to `target`. An existing `target` is
+    first moved aside (into a `.tmp-` folder) and deleted only once the new one is in place."""
+    staging, target = pathlib.Path(staging), pathlib.Path(target)
+    if target.exists():
+        previous = pathlib.Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{target.name}-old-", dir=target.parent))
+        os.replace(target, previous / target.name)
+        os.replace(staging, target)
+        shutil.rmtree(previous, ignore_errors=True)
+    else:
+        os.replace(staging, target)
 
 
 def remove_stale_staging(target: str | os.PathLike) -> None:

@@ -34,8 +34,9 @@ import keras
 import numpy as np
 
 from albert_tf.tokenizer import AlbertTokenizer
+from albert_tf.io_utils import publish_directory
 from albert_tf.export.golden import GOLDEN_TEXTS, build_golden
-from albert_tf.export.model_source import check_spm_model, labels_of, sequence_length_of, spm_model_of
+from albert_tf.export.model_source import labels_of, sequence_length_of, spm_model_of
 from albert_tf.export.heads import ModelKind, backbone_of, check_kind, check_seq_length, num_labels, serving_outputs
 from albert_tf.export.manifest_schema import validate_manifest
 from albert_tf.export.tflite import DEVICE_OUTPUTS, QUANTIZATIONS, TENSOR_NAMES
@@ -218,7 +219,7 @@ def export_bundle(
         validate_manifest(manifest)  # export/schemas/bundle_manifest_v1.schema.json
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                                encoding="utf-8")
-        _replace_directory(staging, target)
+        publish_directory(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -302,14 +303,3 @@ def _check_vocab(model: keras.Model, tokenizer: AlbertTokenizer) -> None:
     if tokenizer.vocab_size != vocab:
         raise ValueError(f"The SentencePiece model has {tokenizer.vocab_size} pieces but the model's vocab_size is "
                          f"{vocab}: pass the --spm-model the model was trained with.")
-
-
-def _replace_directory(staging: pathlib.Path, target: pathlib.Path) -> None:
-    """Renames `staging` to `target`; an existing `target` is swapped out first, then deleted."""
-    if target.exists():
-        old = pathlib.Path(tempfile.mkdtemp(prefix=f".old-{target.name}-", dir=target.parent))
-        os.replace(target, old / target.name)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, target)

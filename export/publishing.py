@@ -22,6 +22,7 @@ from typing import Sequence
 
 import keras
 
+from albert_tf.io_utils import publish_directory
 from albert_tf.export.bundle import BundleResult, export_bundle
 from albert_tf.export.model_source import labels_of, sequence_length_of, spm_model_of
 from albert_tf.export.saved_model import export_saved_model, next_version
@@ -146,7 +147,7 @@ def export_model(request: ExportRequest) -> ExportResult:
             published = serving_base / staged_version.name
             os.replace(staged_version, published)
         if bundle is not None:
-            _replace_directory(bundle.directory, bundle_target)
+            publish_directory(bundle.directory, bundle_target)
             bundle = dataclasses.replace(bundle, directory=bundle_target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -168,17 +169,6 @@ def _version_with_fingerprint(base: pathlib.Path, fingerprint: str) -> pathlib.P
         except (OSError, ValueError):
             continue
     return None
-
-
-def _replace_directory(staging: pathlib.Path, target: pathlib.Path) -> None:
-    """Renames `staging` to `target`; an existing `target` is swapped out first, then deleted."""
-    if target.exists():
-        old = pathlib.Path(tempfile.mkdtemp(prefix=f"{_WORK_PREFIX}old-", dir=target.parent))
-        os.replace(target, old / target.name)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, target)
 
 
 def _remove_leftovers(output: pathlib.Path) -> None:

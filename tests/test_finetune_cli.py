@@ -72,7 +72,6 @@ def test_sst2_one_epoch_writes_results_submission_and_models(small_sst2, tmp_pat
 
 
 def test_squad2_from_pretrainer_checkpoint(tmp_path, small_config):
-    import keras
 
     from albert_tf import AlbertBackbone, AlbertConfig
     from albert_tf.pretrainer import AlbertPretrainer

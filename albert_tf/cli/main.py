@@ -10,10 +10,10 @@ import sys
 from typing import Sequence
 
 from albert_tf.cli.errors import TRACEBACK_ENVIRONMENT_VARIABLE, describe_user_error
-from albert_tf.cli import convert, create_data, demo, distill, export, finetune, pretrain, summary, train_spm
+from albert_tf.cli import convert, create_data, demo, distill, export, finetune, predict, pretrain, summary, train_spm
 
 # Each module exposes `add_parser(subparsers)` and `run(args) -> int`.
-SUBCOMMANDS = (demo, summary, train_spm, create_data, pretrain, finetune, distill, convert, export)
+SUBCOMMANDS = (demo, summary, train_spm, create_data, pretrain, finetune, distill, convert, export, predict)
 
 
 def _version() -> str:

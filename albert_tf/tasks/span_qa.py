@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import keras
-import numpy as np
 
 from albert_tf.backbone import AlbertBackbone
 from albert_tf.preprocessor import AlbertPreprocessor
