@@ -302,3 +302,41 @@ def test_pretraining_writes_a_preset_that_finetuning_starts_from(workdir):
     np.testing.assert_array_equal(classifier.backbone.token_embedding.embeddings.numpy(),
                                   saved.backbone.token_embedding.embeddings.numpy())
     assert classifier.preprocessor.sequence_length == 32 and len(classifier.classify(["a text"])) == 1
+
+
+@pytest.mark.parametrize("kind", ["multiple_choice", "token_classifier"])
+def test_other_task_models_take_text_and_travel_whole(kind, workdir):
+    import keras
+
+    from albert_tf import AlbertBackbone, AlbertConfig
+    from albert_tf.preprocessor import AlbertPreprocessor
+    from albert_tf.presets import load_preset
+    from albert_tf.tasks import AlbertMultipleChoice, AlbertTokenClassifier
+
+    backbone = AlbertBackbone(AlbertConfig(**TINY))
+    if kind == "multiple_choice":
+        model = AlbertMultipleChoice(backbone, 3, preprocessor=AlbertPreprocessor.from_spm_model(SPM, 24, True),
+                                     labels=["A", "B", "C"])
+        x = (["the sky is", "grass is"] * 4, [["blue", "green", "red"], ["red", "green", "blue"]] * 4)
+        y = np.array([0, 1] * 4)
+    else:
+        model = AlbertTokenClassifier(backbone, 3, preprocessor=AlbertPreprocessor.from_spm_model(SPM, 24),
+                                      labels=["O", "B", "I"])
+        x = ["Paris is in France", "I like tea"] * 4
+        y = np.zeros((8, 24), np.int32)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    before = model.predict(x, verbose=0)
+    model.save_to_preset(workdir / kind)
+    loaded = load_preset(workdir / kind)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), before, atol=1e-6)
+    assert loaded.labels == model.labels
+    if kind == "multiple_choice":
+        choice = loaded.choose(["the sky is"], [["blue", "green", "red"]])[0]
+        assert choice["label"] in {"A", "B", "C"} and abs(sum(choice["probabilities"].values()) - 1) < 1e-6
+    else:
+        tags = loaded.tag(["Paris is in France"])[0]
+        assert [tag["piece"] for tag in tags] == loaded.preprocessor.tokenizer.python_tokenizer.tokenize(
+            "Paris is in France")
