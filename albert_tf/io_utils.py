@@ -264,8 +264,9 @@ def first_line(text: str) -> str:
     return ""
 
 
-def load_keras_file(path: str | os.PathLike, what: str = "Keras model"):
-    """`keras.saving.load_model(path)` with one-line errors for a missing, folder, or corrupt `.keras` file."""
+def load_keras_file(path: str | os.PathLike, what: str = "Keras model", compile: bool = True):
+    """`keras.saving.load_model(path, compile=compile)` with one-line errors for a missing, folder, or corrupt
+    `.keras` file (`compile=False` skips the training optimizer a model was saved with)."""
     import zipfile
 
     import keras
@@ -275,7 +276,7 @@ def load_keras_file(path: str | os.PathLike, what: str = "Keras model"):
         raise InputFileError(f"{path} is not a readable {what} (not a complete .keras zip archive: truncated or "
                              "corrupt). Save it again.")
     with reading(path, what, "Save it again."):
-        return keras.saving.load_model(path)
+        return keras.saving.load_model(path, compile=compile)
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ from typing import Sequence
 
 import keras
 
-from albert_tf.io_utils import publish_directory
+from albert_tf.io_utils import load_keras_file, publish_directory
 from albert_tf.export.bundle import BundleResult, export_bundle
 from albert_tf.export.model_source import labels_of, sequence_length_of, spm_model_of
 from albert_tf.export.saved_model import export_saved_model, next_version
@@ -83,7 +83,7 @@ def load_model_for_export(path: str | os.PathLike) -> keras.Model:
     if not path.is_file():
         raise ValueError(f"Model not found: {path} (a preset folder, or a .keras file).")
     # compile=False: the optimizer a fine-tuned model was saved with plays no part in serving.
-    return keras.saving.load_model(path, compile=False)
+    return load_keras_file(path, "model to export", compile=False)
 
 
 def source_fingerprint(path: str | os.PathLike, spm_bytes: bytes, seq_length: int) -> str:

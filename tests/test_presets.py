@@ -340,3 +340,10 @@ def test_other_task_models_take_text_and_travel_whole(kind, workdir):
         tags = loaded.tag(["Paris is in France"])[0]
         assert [tag["piece"] for tag in tags] == loaded.preprocessor.tokenizer.python_tokenizer.tokenize(
             "Paris is in France")
+
+
+def test_corrupt_keras_file_given_to_export_is_named(workdir):
+    bad = workdir / "corrupt.keras"
+    bad.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
+    one_line_error(albert("export", bad, "--output-dir", workdir / "z", "--spm-model", SPM, check=False),
+                   str(bad), "corrupt")
