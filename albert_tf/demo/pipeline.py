@@ -17,7 +17,7 @@ import os
 import pathlib
 import shutil
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from albert_tf.io_utils import atomic_write_text
 
@@ -29,8 +29,6 @@ PLOT_FILE = "training_curves.png"
 TIMINGS_FILE = "timings.json"
 EVALUATION_FILE = "evaluation.json"
 ON_DEVICE_FILE = "on_device.json"
-STAGES = ("corpus", "vocabulary", "pretraining records", "pretraining", "sentiment data", "fine-tuning",
-          "evaluation", "export", "on-device check")
 
 
 @dataclasses.dataclass(frozen=True)
