@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N")
     parser.add_argument("--learning-rates", default=None,
                         help="comma-separated grid (default: the demo run's --finetune-learning-rates)")
+    parser.add_argument("--chosen-only", action="store_true",
+                        help="no grid: each twin with the learning rate the demo run chose on dev (cheaper)")
     parser.add_argument("--epochs", type=int, default=None, help="default: the demo run's")
     parser.add_argument("--work-dir", default="runs/demo_seeds")
     parser.add_argument("--no-progress", action="store_true")
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from albert_tf.config import AlbertConfig
     from albert_tf.demo.baselines import accuracy
     from albert_tf.demo.sentiment_data import LABELS, read_split_file
-    from albert_tf.demo.twins import TwinSettings, finetune_twins, predict_labels
+    from albert_tf.demo.twins import FROM_SCRATCH, PRETRAINED, TwinSettings, finetune_twins, predict_labels
 
     run = pathlib.Path(args.run)
     state = json.loads((run / "demo_state.json").read_text(encoding="utf-8"))
@@ -63,15 +65,20 @@ def main(argv: list[str] | None = None) -> int:
         if (data_dir / f"{name}.tsv").exists():
             sets[name] = read_split_file(data_dir / f"{name}.tsv")
 
+    grids = {twin: grid for twin in (PRETRAINED, FROM_SCRATCH)}
+    if args.chosen_only:
+        grids = {twin: (_chosen_learning_rate(run / "finetune" / twin),) for twin in grids}
     rows = []
     started = time.perf_counter()
     for seed in range(1, args.seeds + 1):
-        chosen = finetune_twins(TwinSettings(
-            data_dir=str(data_dir), task="tsv", pretrained_preset=str(run / "pretrain" / "model"),
-            spm_model=str(run / "vocab" / "spm.model"), config=config, learning_rates=grid, epochs=epochs,
-            batch_size=settings["finetune_batch_size"], seq_length=settings["export_seq_length"], seed=seed,
-            labels=LABELS, progress=not args.no_progress,
-        ), pathlib.Path(args.work_dir) / f"seed-{seed}", log=print)
+        chosen = {}
+        for twin, twin_grid in grids.items():
+            chosen.update(finetune_twins(TwinSettings(
+                data_dir=str(data_dir), task="tsv", pretrained_preset=str(run / "pretrain" / "model"),
+                spm_model=str(run / "vocab" / "spm.model"), config=config, learning_rates=twin_grid, epochs=epochs,
+                batch_size=settings["finetune_batch_size"], seq_length=settings["export_seq_length"], seed=seed,
+                labels=LABELS, progress=not args.no_progress, twins=(twin,),
+            ), pathlib.Path(args.work_dir) / f"seed-{seed}", log=print))
         row = {"seed": seed}
         for twin, picked in chosen.items():
             row[twin] = {"learning_rate": picked["learning_rate"], "dev": picked["dev"]}
@@ -93,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             "difference_min": min(differences), "difference_max": max(differences),
         }
     RESULTS.mkdir(exist_ok=True)
-    record = {"run": str(run), "seeds": args.seeds, "grid": grid, "epochs": epochs, "rows": rows,
+    record = {"run": str(run), "seeds": args.seeds, "grids": grids, "epochs": epochs, "rows": rows,
               "summary": summary, "seconds": seconds, "machine": f"{platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} CPUs (shared with other jobs while measured)"}
     (RESULTS / "demo_seeds.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -107,8 +114,10 @@ def _markdown(record: dict, sets: dict) -> str:
     lines = [
         "# Pretrained vs from scratch over fine-tuning seeds (`benchmarks/demo_seeds.py`)", "",
         f"Demo run `{record['run']}`: one pretrained albert_tiny; for each seed both twins are fine-tuned on the "
-        f"movie-review train split with the grid {', '.join(f'{v:g}' for v in record['grid'])} for "
-        f"{record['epochs']} epochs, the learning rate chosen on dev, and scored once on test and the "
+        "movie-review train split with the learning rates "
+        + "; ".join(f"{twin.replace('_', ' ')} {', '.join(f'{v:g}' for v in grid)}"
+                    for twin, grid in record["grids"].items())
+        + f" for {record['epochs']} epochs (of several, the one best on dev), and scored once on test and the "
         f"out-of-domain sets. {record['machine']}; {record['seconds'] / 60:.1f} minutes in all.", "",
         "| seed | twin | lr | dev | " + " | ".join(names) + " |", "|---|---|---:|---:|" + "---:|" * len(names)]
     for row in record["rows"]:
@@ -124,6 +133,15 @@ def _markdown(record: dict, sets: dict) -> str:
                      f"{100 * s['difference_mean']:+.1f} | {100 * s['difference_std']:.1f} | "
                      f"{100 * s['difference_min']:+.1f} | {100 * s['difference_max']:+.1f} |")
     return "\n".join(lines) + "\n"
+
+
+def _chosen_learning_rate(twin_dir: pathlib.Path) -> float:
+    """The learning rate of the run with the best dev score among `twin_dir/lr-*` (as the demo chose)."""
+    scores = {float(path.parent.name[3:]): json.loads(path.read_text(encoding="utf-8"))["value"]
+              for path in sorted(twin_dir.glob("lr-*/best.json"))}
+    if not scores:
+        raise SystemExit(f"no fine-tuning runs in {twin_dir}")
+    return max(scores, key=scores.get)
 
 
 if __name__ == "__main__":

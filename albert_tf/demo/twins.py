@@ -38,6 +38,7 @@ class TwinSettings:
         labels: the class names (tsv task).
         max_train_examples: use only the first N training rows.
         progress: Keras progress bars.
+        twins: which of the two to fine-tune (both by default).
     """
 
     data_dir: str
@@ -53,6 +54,7 @@ class TwinSettings:
     labels: Sequence[str] | None = None
     max_train_examples: int | None = None
     progress: bool = True
+    twins: tuple[str, ...] = (PRETRAINED, FROM_SCRATCH)
 
 
 def run_folder(root: str | os.PathLike, twin: str, learning_rate: float) -> pathlib.Path:
@@ -66,7 +68,7 @@ def finetune_twins(settings: TwinSettings, root: str | os.PathLike, log=logger.i
     from albert_tf.finetuning.runner import FinetuneSettings, run_finetuning
 
     chosen = {}
-    for twin in (PRETRAINED, FROM_SCRATCH):
+    for twin in settings.twins:
         grid = []
         for learning_rate in settings.learning_rates:
             output = run_folder(root, twin, learning_rate)
