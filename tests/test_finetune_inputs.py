@@ -39,3 +39,20 @@ def test_non_utf8_training_file_names_file_and_line(tmp_path, capsys):
     assert _finetune(data, out) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "train.tsv, line 3002: not UTF-8 (byte 0xe9)" in error
+
+
+def test_overwrite_refuses_to_delete_its_own_init(tmp_path, capsys):
+    from albert_tf import AlbertBackbone, AlbertConfig
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    _write_task(data, "fine\t1\n")
+    init = out / "model"
+    AlbertBackbone(AlbertConfig(vocab_size=30000, embedding_size=8, hidden_size=16, num_hidden_layers=1,
+                                num_attention_heads=2, intermediate_size=32, max_position_embeddings=32)
+                   ).save_to_preset(init, spm_model=SPM, sequence_length=16)
+    code = main(["finetune", "--task", "sst2", "--data-dir", str(data), "--output-dir", str(out), "--init",
+                 str(init), "--max-seq-length", "16", "--epochs", "1", "--no-progress", "--overwrite"])
+    assert code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--init" in error and "lies inside --output-dir" in error
+    assert (init / "config.json").is_file()  # nothing deleted

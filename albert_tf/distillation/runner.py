@@ -229,6 +229,8 @@ def _run_one(settings: DistillSettings, strategy: tf.distribute.Strategy) -> Dis
         settings.output_dir, "workers", worker_id(strategy))  # only the chief writes the shared outputs
     record = trainer.settings_record(settings, _NOT_RECORDED, paths=("data_dir", "spm_model", "teacher",
                                                                       "student_init"))
+    if settings.overwrite:
+        trainer.check_input_survives_overwrite(settings.teacher, settings.output_dir, "--teacher")
     with trainer.run_folder(run_dir, "albert distill", record, overwrite=settings.overwrite,
                             extra_outputs=(MODEL_PRESET, LAST_PRESET)) as finished:
         if finished is not None:

@@ -174,6 +174,8 @@ def _run_one(settings: FinetuneSettings, strategy: tf.distribute.Strategy) -> Fi
     task = task_kind(settings, tokenizer)
     run_dir = settings.output_dir if is_chief(strategy) else os.path.join(
         settings.output_dir, "workers", worker_id(strategy))  # only the chief writes the shared outputs
+    if settings.overwrite:
+        trainer.check_input_survives_overwrite(settings.init_checkpoint, settings.output_dir, "--init")
     with trainer.run_folder(run_dir, "albert finetune", _settings_record(settings), overwrite=settings.overwrite,
                             extra_outputs=(MODEL_PRESET, LAST_PRESET)) as finished:
         if finished is not None:

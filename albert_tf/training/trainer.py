@@ -325,6 +325,16 @@ _RUN_OUTPUTS = (STATE_DIR, LOGS_DIR, METRICS_FILE, CURVES_FILE, BEST_FILE, INTER
                 SETTINGS_FILE)
 
 
+def check_input_survives_overwrite(path: str | None, output_dir: str, option: str) -> None:
+    """An input inside the output folder would be deleted by `--overwrite` before it is read: refuse."""
+    if path is None:
+        return
+    inside = os.path.commonpath([os.path.realpath(path), os.path.realpath(output_dir)]) == os.path.realpath(output_dir)
+    if inside:
+        raise ValueError(f"{option} {path} lies inside --output-dir {output_dir}, whose previous run --overwrite "
+                         f"deletes; copy it elsewhere first, or choose another --output-dir.")
+
+
 @contextlib.contextmanager
 def run_folder(run_dir: str, command: str, settings: dict[str, Any], *, overwrite: bool = False,
                extra_outputs: Sequence[str] = ()) -> Iterator[dict[str, Any] | None]:
