@@ -16,6 +16,7 @@ from typing import Mapping
 import numpy as np
 
 from albert_tf.convert.sources import Shape, TensorSource
+from albert_tf.io_utils import reading
 
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
@@ -44,7 +45,8 @@ class SafetensorsSource(TensorSource):
         for file in files:
             if not os.path.exists(file):
                 raise FileNotFoundError(f"safetensors shard {file} listed in {path} is missing")
-            with safe_open(file, framework="numpy") as handle:
+            with reading(file, "safetensors file", "Download or convert it again."), \
+                    safe_open(file, framework="numpy") as handle:
                 for name in handle.keys():
                     tensor_slice = handle.get_slice(name)
                     self._file_of[name] = file
@@ -60,7 +62,8 @@ class SafetensorsSource(TensorSource):
 
         if self._dtypes[name] == "BF16":
             return _read_bfloat16(self._file_of[name], name)  # NumPy has no bfloat16
-        with safe_open(self._file_of[name], framework="numpy") as handle:
+        with reading(self._file_of[name], "safetensors file", "Download or convert it again."), \
+                safe_open(self._file_of[name], framework="numpy") as handle:
             return handle.get_tensor(name)
 
 

@@ -9,6 +9,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from albert_tf.io_utils import reading
+
 Shape = tuple[int, ...]
 
 _TF_SUFFIX = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
@@ -101,8 +103,9 @@ class TFCheckpointSource(TensorSource):
 
         self.prefix = resolve_tf_checkpoint(path)
         self.description = f"{kind} {self.prefix}"
-        self._reader = tf.train.load_checkpoint(self.prefix)
-        key_shapes = self._reader.get_variable_to_shape_map()
+        with reading(self.prefix, f"{kind} checkpoint", "Download or copy the checkpoint again."):
+            self._reader = tf.train.load_checkpoint(self.prefix)
+            key_shapes = self._reader.get_variable_to_shape_map()
         keys_by_name = rename(self._reader) if rename is not None else {key: key for key in key_shapes}
         self._keys = dict(keys_by_name)
         self._shapes = {name: tuple(key_shapes[key]) for name, key in self._keys.items()}
@@ -116,4 +119,5 @@ class TFCheckpointSource(TensorSource):
         return self._keys[name]
 
     def read(self, name: str) -> np.ndarray:
-        return np.asarray(self._reader.get_tensor(self._keys[name]))
+        with reading(self.prefix, "checkpoint", "Download or copy the checkpoint again."):
+            return np.asarray(self._reader.get_tensor(self._keys[name]))
