@@ -50,7 +50,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--learning-rate", type=float, default=0.005, help="pretraining peak learning rate")
     parser.add_argument("--finetune-learning-rates", type=_learning_rates, default=(3e-4, 1e-3),
                         help="comma-separated grid; the best on dev is kept")
-    parser.add_argument("--finetune-epochs", type=int, default=3)
+    parser.add_argument("--finetune-epochs", type=int, default=2)
     parser.add_argument("--finetune-batch-size", type=int, default=32)
     parser.add_argument("--finetune-examples", type=int, default=None, help="use only the first N training rows")
     parser.add_argument("--export-seq-length", type=int, default=64,
