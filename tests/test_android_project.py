@@ -149,7 +149,11 @@ def test_readme_build_command_takes_the_demo_bundle_unchanged():
 
     default_run = build_parser().parse_args(["demo"]).output_dir
     pipeline = (REPO / "albert_tf" / "demo" / "pipeline.py").read_text()
-    assert 'bundle_dir = run / "export" / "bundle"' in pipeline, "albert demo moved its bundle: update the README"
+    from albert_tf.export.publishing import BUNDLE_DIR
+
+    moved = "albert demo moved its bundle: update the README"
+    assert 'output = run / "export"' in pipeline and "bundle = output / BUNDLE_DIR" in pipeline, moved
+    assert BUNDLE_DIR == "bundle", moved
     readme = (DEMO / "README.md").read_text()
     command = f"./gradlew installDebug -Palbert.classifierBundle=../{default_run}/export/bundle"
     assert command in readme, f"android_demo/README.md lacks `{command}`"
