@@ -33,6 +33,7 @@ from albert_tf.training.callbacks import BackupCheckpoint, RotatingCheckpoints, 
 from albert_tf.training.resume import (check_run_settings, describe_changes, ensure_checkpoint, restore_training_state,
                                        saved_states)
 from albert_tf.training.strategy import create_strategy, is_chief, worker_id
+from albert_tf.training.trainer import check_global_batch
 
 logger = logging.getLogger(__name__)
 
@@ -172,11 +173,7 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
     """
     strategy = create_strategy(settings.strategy, settings.tpu)  # before any other TF op
     replicas = strategy.num_replicas_in_sync
-    if settings.batch_size % replicas:
-        raise ValueError(
-            f"--batch-size {settings.batch_size} is not divisible by the {replicas} replicas of the "
-            f"{type(strategy).__name__}; use a multiple of {replicas}."
-        )
+    check_global_batch(strategy, settings.batch_size)
     if (settings.batch_size // replicas) % settings.gradient_accumulation_steps:
         raise ValueError(
             f"The per-replica batch ({settings.batch_size // replicas}) is not divisible by "
