@@ -62,7 +62,8 @@ def restore_training_state(model: keras.Model, backup_dir: str, checkpoint_dir: 
             model.load_weights(path)
         except (ValueError, KeyError, *corrupt_data_errors()) as error:
             failures.append(f"{path} ({first_line(str(error)) or type(error).__name__})")
-            logger.warning("cannot restore from %s (%s); trying an older saved state", path, first_line(str(error)))
+            # Said once below: in the warning of the state that loads, or in the error when none does.
+            logger.debug("cannot restore from %s (%s); trying an older saved state", path, first_line(str(error)))
             continue
         step = int(model.optimizer.iterations.numpy())
         if failures:
