@@ -22,7 +22,7 @@ from typing import Sequence
 
 import keras
 
-from albert_tf.io_utils import load_keras_file, publish_directory
+from albert_tf.io_utils import fault_point, load_keras_file, publish_directory
 from albert_tf.export.bundle import BundleResult, export_bundle
 from albert_tf.export.model_source import labels_of, sequence_length_of, spm_model_of
 from albert_tf.export.saved_model import export_saved_model, next_version
@@ -141,11 +141,13 @@ def export_model(request: ExportRequest) -> ExportResult:
             bundle = export_bundle(model, spm_bytes, work / BUNDLE_DIR, seq_length, request.quantizations, labels,
                                    request.representative_texts, request.text_model, request.kind)
         # Everything is built and checked: publish.
+        fault_point("export:built")
         published = reused
         if staged_version is not None:
             serving_base.mkdir(exist_ok=True)
             published = serving_base / staged_version.name
             os.replace(staged_version, published)
+            fault_point("export:saved-model-published")
         if bundle is not None:
             publish_directory(bundle.directory, bundle_target)
             bundle = dataclasses.replace(bundle, directory=bundle_target)

@@ -347,3 +347,21 @@ def test_corrupt_keras_file_given_to_export_is_named(workdir):
     bad.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
     one_line_error(albert("export", bad, "--output-dir", workdir / "z", "--spm-model", SPM, check=False),
                    str(bad), "corrupt")
+
+
+@pytest.mark.parametrize("event", ["export:built", "export:saved-model-published"])
+def test_killed_export_then_rerun_publishes_one_complete_set(finetuned, workdir, event):
+    import os
+
+    out = workdir / f"killed_export_{event.split(':')[1]}"
+    command = [sys.executable, "-m", "albert_tf", "export", str(finetuned), "--output-dir", str(out),
+               "--quantize", "dynamic"]
+    killed = subprocess.run(command, capture_output=True, text=True,
+                            env=dict(os.environ, ALBERT_TF_FAULT_AFTER=event))
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert not (out / "bundle").exists()  # never a half-published bundle
+    assert list(out.glob(".tmp-export-*"))  # the killed run's work folder is left...
+    albert("export", finetuned, "--output-dir", out, "--quantize", "dynamic")
+    assert not list(out.glob(".tmp-*"))  # ...and removed by the rerun
+    assert (out / "bundle" / "manifest.json").is_file()
+    assert sorted(p.name for p in (out / "saved_model").iterdir()) == ["1"]
