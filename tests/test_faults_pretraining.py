@@ -197,3 +197,18 @@ def test_second_process_on_the_same_folder_is_refused(records, config_file, tmp_
         assert main(arguments(config_file, records, output, "--train-steps", "2", "--steps-per-checkpoint", "2")) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "in use by another `albert pretrain` process" in error
+
+
+@pytest.mark.parametrize("fault", ["pretrain:backup-written@2", "pretrain:checkpoint-written@2"])
+def test_metrics_keep_one_row_per_interval_across_a_kill(records, config_file, tmp_path, fault):
+    """Killed between an interval's metrics row and its saved state (or after both), the rerun
+    ends with exactly one row per interval: none lost, none twice."""
+    import csv
+
+    output = tmp_path / "run"
+    args = arguments(config_file, records, output, "--train-steps", "8", "--steps-per-checkpoint", "2")
+    assert run_process(args, fault).returncode == -signal.SIGKILL
+    assert run_process(args).returncode == 0
+    with open(output / "metrics.csv", newline="") as stream:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(stream)]
+    assert epochs == [0, 1, 2, 3]

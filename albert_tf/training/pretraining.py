@@ -239,6 +239,8 @@ def _run_locked(settings: PretrainingSettings, strategy, chief: bool, private_di
     if restored_path:
         logger.info("resuming at step %d from %s", resumed_from, restored_path)
         ensure_checkpoint(restored_path, resumed_from, checkpoint_dir, settings.keep_checkpoints)
+    # Rows of intervals after the restored state are trained (and logged) again.
+    _keep_metric_rows_before(os.path.join(private_dir, METRICS_FILE), resumed_from // settings.steps_per_checkpoint)
 
     dataset = pretraining_dataset(
         list(settings.records), settings.batch_size,
@@ -258,11 +260,13 @@ def _run_locked(settings: PretrainingSettings, strategy, chief: bool, private_di
         eval_dataset = eval_dataset.repeat()
 
     stop_on_nan = StopOnNaN()
+    # The interval's metrics row is written before its state is saved: a kill in
+    # between replays the interval, whose row the rerun then writes again.
     callbacks = [
+        keras.callbacks.CSVLogger(os.path.join(private_dir, METRICS_FILE), append=True),
+        keras.callbacks.TensorBoard(os.path.join(private_dir, "logs"), update_freq="epoch"),
         BackupCheckpoint(backup_dir),
         RotatingCheckpoints(checkpoint_dir, keep=settings.keep_checkpoints),
-        keras.callbacks.CSVLogger(os.path.join(private_dir, "metrics.csv"), append=True),
-        keras.callbacks.TensorBoard(os.path.join(private_dir, "logs"), update_freq="epoch"),
         stop_on_nan,
     ]
     with naming_corrupt_records(all_record_files):
@@ -314,6 +318,20 @@ def _run_locked(settings: PretrainingSettings, strategy, chief: bool, private_di
 
 # The pretrained model's preset folder inside the output directory.
 MODEL_PRESET = "model"
+METRICS_FILE = "metrics.csv"
+
+
+def _keep_metric_rows_before(path: str, first_epoch: int) -> None:
+    """Drops the metrics.csv rows of intervals from `first_epoch` on (they are trained again)."""
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8", newline="") as stream:
+        lines = stream.read().splitlines()
+    if not lines:
+        return
+    kept = [lines[0]] + [line for line in lines[1:] if line and int(line.split(",", 1)[0]) < first_epoch]
+    if len(kept) != len(lines):
+        atomic_write_text(path, "\n".join(kept) + "\n")
 
 
 def _recorded_spm_model(metadata: dict) -> str | None:
