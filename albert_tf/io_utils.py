@@ -276,7 +276,12 @@ def load_keras_file(path: str | os.PathLike, what: str = "Keras model", compile:
         raise InputFileError(f"{path} is not a readable {what} (not a complete .keras zip archive: truncated or "
                              "corrupt). Save it again.")
     with reading(path, what, "Save it again."):
-        return keras.saving.load_model(path, compile=compile)
+        try:
+            return keras.saving.load_model(path, compile=compile)
+        except ValueError as error:
+            # Damaged bytes inside an intact archive surface as Keras' "objects could not be loaded".
+            raise InputFileError(f"{path} is not a readable {what} ({first_line(str(error))}). Save it again."
+                                 ) from error
 
 
 @contextlib.contextmanager
