@@ -22,7 +22,6 @@ def plot_training_curves(metrics_csv: str, output_png: str, steps_per_row: int,
     Returns:
         `output_png`.
     """
-    import io
 
     import matplotlib
 
@@ -63,13 +62,7 @@ def plot_training_curves(metrics_csv: str, output_png: str, steps_per_row: int,
     right.set_ylim(0, 1)
     right.legend(fontsize="small")
     right.grid(alpha=0.3)
-    figure.suptitle(title)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    atomic_write_bytes(output_png, buffer.getvalue())
-    return os.fspath(output_png)
+    return _save_figure(figure, title, output_png)
 
 
 def plot_metric_curves(metrics_csv: str, output_png: str, left: list[str], right: list[str],
@@ -80,7 +73,6 @@ def plot_metric_curves(metrics_csv: str, output_png: str, left: list[str], right
     Returns:
         `output_png` (written atomically).
     """
-    import io
 
     import matplotlib
 
@@ -100,6 +92,15 @@ def plot_metric_curves(metrics_csv: str, output_png: str, left: list[str], right
         axis.grid(alpha=0.3)
         if names:
             axis.legend(fontsize="small")
+    return _save_figure(figure, title, output_png)
+
+
+def _save_figure(figure, title: str, output_png: str) -> str:
+    """Titles `figure`, writes it as a PNG atomically and closes it; returns the path."""
+    import io
+
+    import matplotlib.pyplot as plt
+
     figure.suptitle(title)
     figure.tight_layout()
     buffer = io.BytesIO()
