@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import os
 from typing import Any, Iterator
 
@@ -19,6 +21,33 @@ INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 # representable in float16. Read when a backbone is built (the functional
 # graph keeps the constant); see `attention_padding_score`.
 _PADDING_SCORE = -10000.0
+
+# Whether backbones built now rematerialize their transformer layers (see
+# `remat_scope`); a context variable, so one thread's scope leaves others alone.
+_REMAT: contextvars.ContextVar[bool] = contextvars.ContextVar("albert_tf_remat", default=False)
+
+
+@contextlib.contextmanager
+def remat_scope(enabled: bool = True) -> Iterator[None]:
+    """Backbones built inside this block, by their constructor or loaded from a
+    preset or `.keras` file, rematerialize their transformer layers (`remat=True`).
+
+    ALBERT shares the layer's weights across depth but not its activations: without
+    rematerialization the backward pass keeps every depth's intermediate tensors
+    (attention scores, the feed-forward's inner activations), as BERT does. With
+    it only each depth's input is kept and the layer is run again, depth by depth,
+    during the backward pass: activation memory falls from about
+    L x (one layer's intermediates) to L x [B, T, H] + one layer's intermediates,
+    at the cost of one more forward pass of the stack per step. The outputs and
+    gradients are the same (to float rounding). `enabled=False` builds without
+    it, whatever an outer block says. A network that `remat_refusal` refuses
+    is built without it: check `backbone.remat` afterwards.
+    """
+    token = _REMAT.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _REMAT.reset(token)
 
 
 @contextlib.contextmanager
@@ -44,6 +73,21 @@ def attention_padding_score(score: float) -> Iterator[None]:
         yield
     finally:
         _PADDING_SCORE = previous
+
+
+def remat_refusal(config: AlbertConfig) -> str | None:
+    """Why `config`'s network cannot be rematerialized (one line naming the fix), or None if it can.
+
+    Dropout in the transformer layers: the backward pass would run each layer
+    again with other dropout masks than its forward pass drew, and so compute
+    the gradient of another network.
+    """
+    if not (config.hidden_dropout_prob or config.attention_probs_dropout_prob):
+        return None
+    return ("--remat needs a model without dropout in its transformer layers (the recomputed pass would draw "
+            f"other dropout masks); this one has hidden_dropout_prob={config.hidden_dropout_prob}, "
+            f"attention_probs_dropout_prob={config.attention_probs_dropout_prob}. Set both to 0 in its config (as "
+            "ALBERT v2 does) or train without --remat.")
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -73,6 +117,12 @@ class AlbertBackbone(keras.Model):
         config: the network's hyper-parameters.
         dtype: a dtype or policy name (e.g. `"mixed_bfloat16"`); the global
             policy when None.
+        remat: rematerialize the transformer layers' activations in the
+            backward pass (gradient checkpointing across depth; see
+            `remat_scope`); None takes the enclosing `remat_scope`'s choice
+            (off outside one, and for a network that `remat_refusal`
+            refuses). A training-time choice: `get_config` does not record it,
+            so a saved backbone loads without it.
 
     Example:
     >>> import numpy as np
@@ -84,11 +134,16 @@ class AlbertBackbone(keras.Model):
     ((1, 5, 128), (1, 128))
     """
 
-    def __init__(self, config: AlbertConfig, dtype: Any = None, **kwargs):
+    def __init__(self, config: AlbertConfig, dtype: Any = None, remat: bool | None = None, **kwargs):
         if isinstance(config, dict):
             config = AlbertConfig.from_dict(config)
         if not isinstance(config, AlbertConfig):
             raise ValueError(f"`config` must be an AlbertConfig. Received: {type(config).__name__}")
+        refusal = remat_refusal(config)
+        if remat and refusal:
+            raise ValueError(refusal)
+        # Inside a `remat_scope`, a network with dropout is built without it (its runner says why).
+        remat = bool(remat) if remat is not None else _REMAT.get() and refusal is None
         dtype_policy = keras.dtype_policies.get(dtype) if dtype is not None else keras.config.dtype_policy()
         initializer = keras.initializers.TruncatedNormal(stddev=config.initializer_range)
 
@@ -109,7 +164,7 @@ class AlbertBackbone(keras.Model):
             embedding_projection = keras.layers.Dense(
                 config.hidden_size, kernel_initializer=initializer, dtype=dtype_policy, name="embedding_projection"
             )
-        groups, layers_by_depth, shared_sublayers = _transformer_stack(config, dtype_policy)
+        groups, layers_by_depth, shared_sublayers = _transformer_stack(config, dtype_policy, remat)
         pooler = keras.layers.Dense(
             config.hidden_size, activation="tanh", kernel_initializer=initializer,
             dtype=dtype_policy, name="pooler",
@@ -141,6 +196,7 @@ class AlbertBackbone(keras.Model):
 
         # === Config ===
         self.config = config
+        self.remat = remat
         self.embeddings = embeddings
         self.embedding_projection = embedding_projection
         self.transformer_groups = groups
@@ -196,7 +252,7 @@ class AlbertBackbone(keras.Model):
                           sequence_length=sequence_length, provenance=provenance, overwrite=overwrite)
 
 
-def _transformer_stack(config: AlbertConfig, dtype_policy) -> tuple[
+def _transformer_stack(config: AlbertConfig, dtype_policy, remat: bool = False) -> tuple[
         list[list[AlbertTransformerLayer]], list[list[AlbertTransformerLayer]], list[keras.layers.Layer]]:
     """The transformer layers for `config.sharing`.
 
@@ -207,11 +263,13 @@ def _transformer_stack(config: AlbertConfig, dtype_policy) -> tuple[
         layers_by_depth: for each depth `l`, the layers applied there in order.
         shared_sublayers: the shared attention / feed-forward blocks and their
             LayerNorms (empty under `all` and `none`).
+
+    With `remat`, every transformer layer is rematerialized (`_rematerialize`).
     """
     hidden_size = config.hidden_size
 
     def transformer_layer(name: str, **blocks) -> AlbertTransformerLayer:
-        return AlbertTransformerLayer(
+        layer = AlbertTransformerLayer(
             hidden_size=hidden_size,
             num_attention_heads=config.num_attention_heads,
             intermediate_size=config.intermediate_size,
@@ -224,6 +282,7 @@ def _transformer_stack(config: AlbertConfig, dtype_policy) -> tuple[
             name=name,
             **blocks,
         )
+        return _rematerialize(layer) if remat else layer
 
     inner_range = range(config.inner_group_num)
     if config.sharing == "all":
@@ -277,6 +336,31 @@ def _transformer_stack(config: AlbertConfig, dtype_policy) -> tuple[
         layers_by_depth.append(depth_layers)
     shared_sublayers = [sublayer for blocks in shared_blocks.values() for sublayer in blocks.values()]
     return groups, layers_by_depth, shared_sublayers
+
+
+def _rematerialize(layer: AlbertTransformerLayer) -> AlbertTransformerLayer:
+    """Makes every call of `layer` rematerialized as a whole (`keras.remat`,
+    `tf.recompute_grad` on TensorFlow): the backward pass keeps its inputs only
+    and runs it again to get its intermediates.
+
+    The layer keeps its class, variables and names, so the weight layout (which
+    Keras' saving names after the class) does not change and checkpoints load
+    with or without rematerialization. Keras' `RematScope` is not used: it
+    hands `training` to the rematerialized function as a keyword argument,
+    which `tf.custom_gradient` refuses inside a `tf.function`; here `training`
+    is bound before the call.
+    """
+    call = layer.call
+
+    @functools.wraps(call)  # Keras reads the call signature
+    def rematerialized_call(hidden, attention_bias, training=None):
+        def forward(hidden, attention_bias):
+            return call(hidden, attention_bias, training=training)
+
+        return keras.remat(forward)(hidden, attention_bias)
+
+    layer.call = rematerialized_call
+    return layer
 
 
 def _attention_bias_from_mask(mask):

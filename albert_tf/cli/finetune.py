@@ -64,6 +64,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of a run on the training core, shared with `albert distill`."""
     parser.add_argument("--eval-every", type=int, default=None,
                         help="steps between dev evaluations and checkpoints (default: every epoch)")
+    parser.add_argument("--remat", action="store_true",
+                        help="recompute the encoder's transformer-layer activations in the backward pass: less "
+                             "memory, about one more encoder forward pass per step (needs no dropout in the "
+                             "transformer layers)")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--seeds", type=int, default=1,
                         help="N runs with seeds SEED..SEED+N-1 in OUTPUT_DIR/seed-<seed>/, and "
@@ -121,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, dropout=args.dropout, text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, labels=labels,
         strategy=args.strategy, tpu=args.tpu, dtype=args.dtype, jit_compile=args.jit_compile, seed=args.seed,
+        remat=args.remat,
         eval_every=args.eval_every, seeds=args.seeds, progress=not args.no_progress, overwrite=args.overwrite,
     )
     result = run_finetuning(settings)

@@ -34,6 +34,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--optimizer", choices=("lamb", "adamw"), default="lamb")
     parser.add_argument("--weight-decay", type=float, default=0.01)
     add_distribution_arguments(parser)
+    parser.add_argument("--remat", action="store_true",
+                        help="recompute the shared layer's activations in the backward pass: less memory, about "
+                             "one more forward pass per step (needs no dropout in the transformer layers)")
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--gradient-accumulation-steps", type=int, default=1)
     parser.add_argument("--seed", type=int, default=12345)
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         train_steps=args.train_steps, steps_per_checkpoint=args.steps_per_checkpoint,
         keep_checkpoints=args.keep_checkpoints, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
         optimizer=args.optimizer, weight_decay=args.weight_decay, strategy=args.strategy, tpu=args.tpu,
-        dtype=args.dtype, jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
+        dtype=args.dtype, jit_compile=args.jit_compile, remat=args.remat, steps_per_execution=args.steps_per_execution,
         gradient_accumulation_steps=args.gradient_accumulation_steps, seed=args.seed,
         init_backbone=args.init_backbone, eval_records=tuple(args.eval_records), dynamic_masking=args.dynamic_masking,
         sentence_loss_weight=args.sentence_loss_weight, progress=not args.no_progress,

@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from albert_tf.backbone import INPUT_NAMES, AlbertBackbone
+from albert_tf.backbone import INPUT_NAMES, AlbertBackbone, remat_refusal, remat_scope
 from albert_tf.config import AlbertConfig
 from albert_tf.finetuning.glue import GLUE_TASKS
 from albert_tf.finetuning.runner import LAST_PRESET, MODEL_PRESET, TASK_NAMES, load_backbone_checkpoint, tokenizer_source
@@ -91,6 +91,10 @@ class DistillSettings:
         tpu: TPU name or address.
         dtype: `float32`, `mixed_bfloat16` or `mixed_float16` (the student's; the teacher keeps its own).
         jit_compile: XLA-compile the train step.
+        remat: rematerialize the student's transformer layers in the backward
+            pass (less memory, about one more forward pass of its encoder per
+            step; see `albert_tf.backbone.remat_scope`). Like `jit_compile`, a
+            relaunch may change it.
         seed: initialization and data-order seed.
         eval_every: steps between dev evaluations and checkpoints (default: one epoch).
         seeds: runs with seeds `seed`, `seed + 1`, ... in `output_dir/seed-<seed>/`, and a summary.
@@ -130,6 +134,7 @@ class DistillSettings:
     tpu: str | None = None
     dtype: str = "float32"
     jit_compile: bool = False
+    remat: bool = False
     seed: int = 12345
     eval_every: int | None = None
     seeds: int = 1
@@ -214,8 +219,11 @@ def _run_one(settings: DistillSettings, strategy: tf.distribute.Strategy) -> Dis
     # Models first (cheap to check), data after: bad models fail before tokenizing a large train set.
     with strategy.scope():
         teacher = load_teacher(settings.teacher)
-        student_backbone = (AlbertBackbone(settings.student_config) if settings.student_init is None
-                            else load_backbone_checkpoint(settings.student_init, "--student-init"))
+        with remat_scope(settings.remat):
+            student_backbone = (AlbertBackbone(settings.student_config) if settings.student_init is None
+                                else load_backbone_checkpoint(settings.student_init, "--student-init"))
+    if settings.remat and not student_backbone.remat:
+        raise ValueError(remat_refusal(student_backbone.config))
     _check_models(teacher, student_backbone.config, tokenizer, settings)
     labels = settings.labels
     if labels is None and settings.task not in GLUE_TASKS and teacher.labels:
@@ -240,7 +248,7 @@ def _run_one(settings: DistillSettings, strategy: tf.distribute.Strategy) -> Dis
 
 
 # Settings that may change between relaunches of one run: where it runs, how it shows progress.
-_NOT_RECORDED = ("output_dir", "strategy", "tpu", "jit_compile", "eval_batch_size", "progress", "overwrite",
+_NOT_RECORDED = ("output_dir", "strategy", "tpu", "jit_compile", "remat", "eval_batch_size", "progress", "overwrite",
                  "seeds", "cache_teacher_logits")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from albert_tf.backbone import AlbertBackbone
+from albert_tf.backbone import AlbertBackbone, remat_refusal, remat_scope
 from albert_tf.config import AlbertConfig
 from albert_tf.finetuning.glue import GLUE_TASKS
 from albert_tf.training import trainer
@@ -71,6 +71,10 @@ class FinetuneSettings:
         tpu: TPU name or address.
         dtype: `float32`, `mixed_bfloat16` or `mixed_float16`.
         jit_compile: XLA-compile the train step.
+        remat: rematerialize the backbone's transformer layers in the backward
+            pass (less memory, about one more forward pass of the encoder per
+            step; see `albert_tf.backbone.remat_scope`). Like `jit_compile`, a
+            relaunch may change it.
         seed: initialization and data-order seed.
         eval_every: steps between dev evaluations and checkpoints (default: one epoch).
         seeds: runs with seeds `seed`, `seed + 1`, ... in `output_dir/seed-<seed>/`, and a summary.
@@ -106,6 +110,7 @@ class FinetuneSettings:
     tpu: str | None = None
     dtype: str = "float32"
     jit_compile: bool = False
+    remat: bool = False
     seed: int = 12345
     eval_every: int | None = None
     seeds: int = 1
@@ -190,8 +195,10 @@ def _train(settings: FinetuneSettings, strategy: tf.distribute.Strategy, tokeniz
 
     keras.config.set_dtype_policy(settings.dtype)
     keras.utils.set_random_seed(settings.seed)
-    with strategy.scope():
+    with strategy.scope(), remat_scope(settings.remat):
         backbone = _load_backbone(settings)
+    if settings.remat and not backbone.remat:
+        raise ValueError(remat_refusal(backbone.config))
     _check_compatible(backbone.config, tokenizer, task.max_seq_length, settings)
     train_inputs, train_targets = task.load_train()
     batches = trainer.EpochBatches((train_inputs, train_targets), settings.batch_size, settings.epochs,
@@ -315,7 +322,8 @@ def _check_compatible(config: AlbertConfig, tokenizer: Any, max_seq_length: int,
 
 
 # Settings that may change between relaunches of one run: where it runs, how it shows progress.
-_NOT_RECORDED = ("output_dir", "strategy", "tpu", "jit_compile", "eval_batch_size", "progress", "overwrite", "seeds")
+_NOT_RECORDED = ("output_dir", "strategy", "tpu", "jit_compile", "remat", "eval_batch_size", "progress", "overwrite",
+                 "seeds")
 
 
 def _settings_record(settings: FinetuneSettings) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import os
 import keras
 import tensorflow as tf
 
-from albert_tf.backbone import AlbertBackbone
+from albert_tf.backbone import AlbertBackbone, remat_refusal, remat_scope
 from albert_tf.config import AlbertConfig
 from albert_tf.data.create_pretraining_data import METADATA_FILE, SENTENCE_TASKS, read_metadata
 from albert_tf.data.pipeline import naming_corrupt_records, pretraining_dataset, record_files
@@ -63,6 +63,10 @@ class PretrainingSettings:
         tpu: TPU name or address for the `tpu` strategy.
         dtype: `float32`, `mixed_bfloat16` or `mixed_float16` (with loss scaling).
         jit_compile: XLA-compile the train step.
+        remat: rematerialize the shared layer's activations in the backward
+            pass (less memory, about one more forward pass per step; see
+            `albert_tf.backbone.remat_scope`). Like `jit_compile`, a relaunch
+            may change it.
         steps_per_execution: steps per `tf.function` call.
         gradient_accumulation_steps: micro-batches per step.
         seed: initialization and shuffling seed.
@@ -90,6 +94,7 @@ class PretrainingSettings:
     tpu: str | None = None
     dtype: str = "float32"
     jit_compile: bool = False
+    remat: bool = False
     steps_per_execution: int = 1
     gradient_accumulation_steps: int = 1
     seed: int = 12345
@@ -199,13 +204,15 @@ def _run_locked(settings: PretrainingSettings, strategy, chief: bool, private_di
 
     keras.config.set_dtype_policy(settings.dtype)
     keras.utils.set_random_seed(settings.seed)
-    with strategy.scope():
+    with strategy.scope(), remat_scope(settings.remat):
         if settings.init_backbone:
             backbone = load_keras_file(settings.init_backbone, "--init-backbone Keras model")
             if not isinstance(backbone, AlbertBackbone):
                 raise ValueError(f"{settings.init_backbone} holds a {type(backbone).__name__}, not an AlbertBackbone.")
         else:
             backbone = AlbertBackbone(settings.config)
+    if settings.remat and not backbone.remat:
+        raise ValueError(remat_refusal(backbone.config))
     # The shape actually trained: the loaded backbone's, whatever --config says.
     config = backbone.config
     if config != settings.config:
