@@ -5,6 +5,16 @@ Directory contents:
 * `model_fp32.tflite`, `model_fp16.tflite`, `model_dynamic_int8.tflite`,
   `model_int8.tflite` (those asked for): on-device models, token ids in,
   builtin ops only; classifiers carry MediaPipe TextClassifier metadata.
+  Fixed `[1, L]` inputs: MediaPipe's TextClassifier needs them.
+* `model_fp32_adaptive.tflite`, `model_fp16_adaptive.tflite`,
+  `model_dynamic_int8_adaptive.tflite` (for those of `none`, `fp16`, `dynamic`
+  asked for, unless `length_adaptive=False`): the same models with `[1, -1]`
+  inputs, fed the real token count n (`[CLS] .. [SEP]`, no padding; LiteRT
+  resizes the inputs). Outputs equal the fixed model's on the padded input;
+  compute scales with n (ALBERT-base on SST-2 sentences: 0.27-0.35x the fixed-128 latency,
+  `benchmarks/results/litert_latency.md`). No metadata: apps run them through
+  LiteRT with their own tokenizer. The file name says which model is which
+  (`ADAPTIVE_SUFFIX`); the input's shape signature `[1, -1]` confirms it.
 * `model_text.tflite` (optional): text in, builtins + tf-text's tokenizer op (Linux/Python).
 * `spm.model`: the SentencePiece model.
 * `spm_vocab.tsv`: `piece<TAB>score<TAB>type` per line, in id order (line k is
@@ -39,7 +49,7 @@ from albert_tf.export.golden import GOLDEN_TEXTS, build_golden
 from albert_tf.export.model_source import labels_of, sequence_length_of, spm_model_of
 from albert_tf.export.heads import ModelKind, backbone_of, check_kind, check_seq_length, num_labels, serving_outputs
 from albert_tf.export.manifest_schema import validate_manifest
-from albert_tf.export.tflite import DEVICE_OUTPUTS, QUANTIZATIONS, TENSOR_NAMES
+from albert_tf.export.tflite import DEVICE_OUTPUTS, LENGTH_ADAPTIVE_QUANTIZATIONS, QUANTIZATIONS, TENSOR_NAMES
 
 MANIFEST_FORMAT = "albert_tf.bundle/1"
 MODEL_FILES = {
@@ -48,6 +58,10 @@ MODEL_FILES = {
     "dynamic": "model_dynamic_int8.tflite",
     "int8": "model_int8.tflite",
 }
+# Length-adaptive ([1, -1]) variants: the fixed file's name with this before ".tflite".
+ADAPTIVE_SUFFIX = "_adaptive"
+ADAPTIVE_MODEL_FILES = {q: MODEL_FILES[q].replace(".tflite", f"{ADAPTIVE_SUFFIX}.tflite")
+                        for q in LENGTH_ADAPTIVE_QUANTIZATIONS}
 TEXT_MODEL_FILE = "model_text.tflite"
 # Allowed max |tflite - keras| per variant in golden.json: at least this, or
 # twice what the export measured (arm kernels round differently from x86).
@@ -115,6 +129,7 @@ def export_bundle(
     kind: ModelKind | None = None,
     golden_texts: Sequence[str] = GOLDEN_TEXTS,
     overwrite: bool = False,
+    length_adaptive: bool = True,
 ) -> BundleResult:
     """Converts `model` and writes the edge bundle directory.
 
@@ -131,6 +146,8 @@ def export_bundle(
         kind: the expected model kind (None: detect it).
         golden_texts: texts for golden.json.
         overwrite: replace an existing bundle directory.
+        length_adaptive: also write the `[1, -1]` variant (`ADAPTIVE_MODEL_FILES`)
+            of each `none` / `fp16` / `dynamic` model.
 
     Raises:
         ValueError: bad kind, sequence length, labels, quantization or spm
@@ -181,19 +198,24 @@ def export_bundle(
         if "int8" in quantizations:
             data = representative_dataset(tokenizer, list(representative_texts), seq_length)
         models = []
-        for quantize in quantizations:
-            flatbuffer = convert_ids_model(model, seq_length, quantize, data, kind)
-            if kind == "classifier":
+        variants = [(quantize, False) for quantize in quantizations]
+        if length_adaptive:
+            variants += [(q, True) for q in quantizations if q in LENGTH_ADAPTIVE_QUANTIZATIONS]
+        for quantize, adaptive in variants:
+            flatbuffer = convert_ids_model(model, seq_length, quantize, data, kind, length_adaptive=adaptive)
+            with_metadata = kind == "classifier" and not adaptive  # MediaPipe takes the fixed [1, L] model
+            if with_metadata:
                 flatbuffer = add_classifier_metadata(flatbuffer, staging / "spm.model", labels)
-            file = MODEL_FILES[quantize]
+            file = ADAPTIVE_MODEL_FILES[quantize] if adaptive else MODEL_FILES[quantize]
             (staging / file).write_bytes(flatbuffer)
-            outputs = run_ids_model(make_interpreter(flatbuffer), golden_inputs)
+            # An adaptive model runs each golden row cut to its real tokens, as an app feeds it.
+            outputs = run_ids_model(make_interpreter(flatbuffer), golden_inputs, length_adaptive=adaptive)
             diff = _max_diff_to_golden(outputs, golden, golden_outputs)
             golden["tolerance"][file] = max(_TOLERANCE_FLOOR[quantize], float(f"{2 * diff:.2g}"))
             entry = {
                 "file": file, "input": "ids", "quantization": quantize, "ops": op_names(flatbuffer),
                 "builtin_ops_only": not non_builtin_ops(flatbuffer),
-                "metadata": "mediapipe_text_classifier" if kind == "classifier" else None,
+                "metadata": "mediapipe_text_classifier" if with_metadata else None,
                 "max_abs_diff_vs_keras": diff,
             }
             if kind == "classifier":
@@ -227,11 +249,22 @@ def export_bundle(
 
 
 def _max_diff_to_golden(outputs: dict[str, np.ndarray], golden: dict, names: Sequence[str]) -> float:
-    """Max |output - golden Keras output| over the golden examples and the named outputs."""
+    """Max |output - golden Keras output| over the golden examples and the named outputs.
+
+    Per-token outputs (span logits) are compared at real tokens only: a
+    length-adaptive model has no padding positions to answer for.
+    """
     examples = golden["examples"]
-    return max(float(np.max(np.abs(outputs[name].reshape(len(examples), -1)
-                                   - np.asarray([e[name] for e in examples]))))
-               for name in names)
+    mask = np.asarray([e["input_mask"] for e in examples], bool)
+    diffs = []
+    for name in names:
+        got = outputs[name].reshape(len(examples), -1)
+        expected = np.asarray([e[name] for e in examples])
+        delta = np.abs(got - expected)
+        if name in ("start_logits", "end_logits"):
+            delta = np.where(mask, delta, 0.0)
+        diffs.append(float(np.max(delta)))
+    return max(diffs)
 
 
 def build_manifest(model: keras.Model, kind: str, tokenizer: AlbertTokenizer, seq_length: int,

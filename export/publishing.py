@@ -48,6 +48,8 @@ class ExportRequest:
     labels: Sequence[str] | None = None
     representative_texts: Sequence[str] | None = None
     text_model: bool = False
+    # Also the [1, -1] variants of the fp32 / fp16 / dynamic int8 models (export_bundle's length_adaptive).
+    length_adaptive: bool = True
     version: int | None = None
     saved_model: bool = True
     bundle: bool = True
@@ -139,7 +141,8 @@ def export_model(request: ExportRequest) -> ExportResult:
         bundle = None
         if request.bundle:
             bundle = export_bundle(model, spm_bytes, work / BUNDLE_DIR, seq_length, request.quantizations, labels,
-                                   request.representative_texts, request.text_model, request.kind)
+                                   request.representative_texts, request.text_model, request.kind,
+                                   length_adaptive=request.length_adaptive)
         # Everything is built and checked: publish.
         fault_point("export:built")
         published = reused

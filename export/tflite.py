@@ -34,6 +34,20 @@ Quantization (`--quantize`):
   key out-scores the best real key: 0.3 measured), so the int8 model is
   still compared with the unchanged Keras model.
 
+Length-adaptive model (`convert_ids_model(..., length_adaptive=True)`): the
+same graph with inputs `[1, -1]` (shape signature; the flatbuffer's default
+shape is `[1, 1]`): a caller feeds exactly the n real tokens `[CLS] .. [SEP]`
+and LiteRT resizes the inputs (`SignatureRunner` in Python, `runSignature`
+on Android, both call ResizeInputTensor + AllocateTensors). Padding is masked
+out of every attention row and the outputs are read at real positions, so the
+logits of n tokens equal the fixed-L model's on the same tokens padded to L
+(fp32: equal to float rounding; `benchmarks/litert_latency.py` measures it).
+Compute and activations scale with n instead of L: on SST-2 dev sentences
+(mean 28 tokens) this is where the on-device latency goes. MediaPipe's
+TextClassifier needs fixed `[1, L]` inputs, so the bundle keeps the fixed
+models (with metadata) beside the length-adaptive ones. Full int8 stays
+fixed-length (its calibration and int8 ranges are per length).
+
 Text-in model (`convert_text_model`): a string `text` input `[batch]`,
 tokenized in the graph by `albert_tf.export.lite_text_tokenizer.LiteTextTokenizer`:
 builtin ops plus one tf-text custom op (FastSentencepieceTokenize), no Flex.
@@ -64,6 +78,8 @@ DEVICE_OUTPUTS: dict[str, tuple[str, ...]] = {
 TENSOR_NAMES = {name: f"serving_default_{name}:0" for name in INPUT_NAMES}
 
 RepresentativeData = Callable[[], Iterable[Mapping[str, np.ndarray]]]
+# Quantizations a length-adaptive (`[1, -1]`) model is converted with.
+LENGTH_ADAPTIVE_QUANTIZATIONS = ("none", "fp16", "dynamic")
 # Attention padding score of the full-int8 graph (see the module docstring).
 INT8_PADDING_SCORE = -50.0
 
@@ -102,6 +118,7 @@ def convert_ids_model(
     representative_data: RepresentativeData | None = None,
     kind: ModelKind | None = None,
     int8_padding_score: float | None = INT8_PADDING_SCORE,
+    length_adaptive: bool = False,
 ) -> bytes:
     """The on-device `.tflite` (token ids in, builtin ops only) as bytes.
 
@@ -115,10 +132,14 @@ def convert_ids_model(
         int8_padding_score: for `int8`, the attention padding score of the
             converted graph (None: the model's own, -10000, which leaves the
             attention scores one int8 level; see the module docstring).
+        length_adaptive: inputs `[1, -1]` (any length up to the model's
+            max positions; fed the real token count) instead of `[1, L]`;
+            `seq_length` is then only checked. Not with `int8`.
 
     Raises:
         ValueError: an unknown quantization, int8 without data, a bad
-            sequence length or kind, or a converted model with non-builtin ops.
+            sequence length or kind, a length-adaptive int8 model, or a
+            converted model with non-builtin ops.
     """
     kind = check_kind(model, kind)
     check_seq_length(model, seq_length)
@@ -126,8 +147,12 @@ def convert_ids_model(
         raise ValueError(f"Unknown --quantize {quantize!r}; choose one of {list(QUANTIZATIONS)}.")
     if quantize == "int8" and representative_data is None:
         raise ValueError("--quantize int8 needs representative data: pass --representative-data TEXT_OR_TSV.")
+    if length_adaptive and quantize not in LENGTH_ADAPTIVE_QUANTIZATIONS:
+        raise ValueError(f"A length-adaptive model is converted with --quantize {list(LENGTH_ADAPTIVE_QUANTIZATIONS)}, "
+                         f"not {quantize!r}: full int8 is fixed-length only.")
     output_names = DEVICE_OUTPUTS[kind]
-    specs = [tf.TensorSpec([1, seq_length], tf.int32, name=name) for name in INPUT_NAMES]
+    specs = [tf.TensorSpec([1, None if length_adaptive else seq_length], tf.int32, name=name)
+             for name in INPUT_NAMES]
     if quantize == "int8" and int8_padding_score is not None:
         model = with_padding_score(model, int8_padding_score)
 
@@ -154,6 +179,10 @@ def convert_ids_model(
     others = non_builtin_ops(flatbuffer)
     if others:
         raise ValueError(f"The converted on-device model uses non-builtin ops {others}; it would not run on LiteRT.")
+    shapes = {tuple(shape) for shape in input_shape_signatures(flatbuffer)}
+    expected = (1, -1) if length_adaptive else (1, seq_length)
+    if shapes != {expected}:
+        raise RuntimeError(f"Converted input shape signatures are {sorted(shapes)}, expected {[expected]}.")
     return flatbuffer
 
 
@@ -224,6 +253,24 @@ def input_tensor_names(flatbuffer: bytes) -> list[str]:
     return [graph.Tensors(graph.Inputs(i)).Name().decode("utf-8") for i in range(graph.InputsLength())]
 
 
+def input_shape_signatures(flatbuffer: bytes) -> list[list[int]]:
+    """Shape signatures of the first subgraph's inputs, in input order (-1: resized at run time)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    graph = schema.Model.GetRootAs(flatbuffer, 0).Subgraphs(0)
+    shapes = []
+    for i in range(graph.InputsLength()):
+        tensor = graph.Tensors(graph.Inputs(i))
+        signature = tensor.ShapeSignatureAsNumpy() if tensor.ShapeSignatureLength() else tensor.ShapeAsNumpy()
+        shapes.append([int(d) for d in signature])
+    return shapes
+
+
+def is_length_adaptive(flatbuffer: bytes) -> bool:
+    """Whether an on-device model takes `[1, -1]` id inputs (fed the real token count)."""
+    return all(shape[-1] == -1 for shape in input_shape_signatures(flatbuffer))
+
+
 def non_builtin_ops(flatbuffer: bytes) -> list[str]:
     """Custom and Flex (SELECT_TF_OPS) ops in a `.tflite`: what stock LiteRT on a phone cannot run."""
     from tensorflow.lite.python import schema_py_generated as schema
@@ -242,16 +289,48 @@ def make_interpreter(model: bytes | str | os.PathLike, num_threads: int | None =
     return Interpreter(model_path=os.fspath(model), num_threads=num_threads)
 
 
-def run_ids_model(interpreter: Any, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Runs an on-device model row by row (it takes batch 1) and stacks the outputs."""
+def real_length(mask: np.ndarray) -> int:
+    """The real token count of one packed row: its mask is 1 on `[CLS] .. [SEP]`, then 0.
+
+    Raises:
+        ValueError: a mask that is not ones then zeros (tokens after padding).
+    """
+    mask = np.asarray(mask).reshape(-1)
+    length = int(np.count_nonzero(mask))
+    if not (np.all(mask[:length] == 1) and not np.any(mask[length:])):
+        raise ValueError("input_mask must be 1 on the real tokens and 0 on the padding after them; "
+                         f"received {mask.tolist()}.")
+    return length
+
+
+def run_ids_model(interpreter: Any, inputs: Mapping[str, np.ndarray],
+                  length_adaptive: bool = False) -> dict[str, np.ndarray]:
+    """Runs an on-device model row by row (it takes batch 1) and stacks the outputs.
+
+    Args:
+        interpreter: from `make_interpreter`.
+        inputs: int32 `[rows, L]` arrays keyed by input name, padded as packed.
+        length_adaptive: feed each row cut to its real tokens (`real_length`
+            of its mask), as an app does with a length-adaptive model;
+            per-token outputs (`[1, n]`, `[1, n, H]`) are padded back to L
+            with zeros, so rows stack.
+    """
     runner = interpreter.get_signature_runner("serving_default")
-    rows = len(next(iter(inputs.values())))
+    rows, width = np.shape(next(iter(inputs.values())))[:2]
     results: dict[str, list[np.ndarray]] = {}
     for row in range(rows):
-        out = runner(**{name: np.asarray(inputs[name][row:row + 1], np.int32) for name in INPUT_NAMES})
+        end = real_length(inputs["input_mask"][row]) if length_adaptive else width
+        out = runner(**{name: np.asarray(inputs[name][row:row + 1, :end], np.int32) for name in INPUT_NAMES})
         for name, value in out.items():
-            results.setdefault(name, []).append(value[0])
+            value = value[0]
+            if length_adaptive and name in _PER_TOKEN_OUTPUTS:
+                value = np.pad(value, [(0, width - end)] + [(0, 0)] * (value.ndim - 1))
+            results.setdefault(name, []).append(value)
     return {name: np.stack(values) for name, values in results.items()}
+
+
+# Outputs with one value per token (their length follows the input's).
+_PER_TOKEN_OUTPUTS = ("start_logits", "end_logits", "sequence_output")
 
 
 def run_text_model(model: bytes | str | os.PathLike, texts: list[str],

@@ -9,6 +9,8 @@ import numpy as np
 
 import export_helpers as helpers
 from albert_tf.cli.main import main
+from albert_tf.export.bundle import ADAPTIVE_MODEL_FILES, MODEL_FILES
+from albert_tf.export.tflite import input_shape_signatures, make_interpreter, run_ids_model
 
 
 def test_manifest_files_and_hashes():
@@ -24,13 +26,14 @@ def test_manifest_files_and_hashes():
     for name, entry in manifest["files"].items():
         assert hashlib.sha256((directory / name).read_bytes()).hexdigest() == entry["sha256"]
     expected = {"spm.model", "spm_vocab.tsv", "labels.txt", "golden.json", "model_fp32.tflite", "model_fp16.tflite",
-                "model_dynamic_int8.tflite", "model_int8.tflite", "model_text.tflite"}
+                "model_dynamic_int8.tflite", "model_int8.tflite", "model_text.tflite", "model_fp32_adaptive.tflite",
+                "model_fp16_adaptive.tflite", "model_dynamic_int8_adaptive.tflite"}
     assert set(manifest["files"]) == expected
     assert {p.name for p in directory.parent.iterdir() if p.name.startswith(".tmp")} == set()
     # Sizes without the attached spm model and labels (the metadata carries a copy of each).
     attached = manifest["files"]["spm.model"]["bytes"] + manifest["files"]["labels.txt"]["bytes"]
     sizes = {e["quantization"]: manifest["files"][e["file"]]["bytes"] - attached
-             for e in manifest["models"] if e["input"] == "ids"}
+             for e in manifest["models"] if e["input"] == "ids" and e["file"] in MODEL_FILES.values()}
     assert sizes["dynamic"] < 0.3 * sizes["none"] and sizes["fp16"] < 0.6 * sizes["none"]
 
 
@@ -60,7 +63,34 @@ def test_golden_rows_reproduce_the_tokenizer_and_model():
     np.testing.assert_allclose(helpers.keras_outputs(inputs)["probabilities"],
                                [e["probabilities"] for e in golden["examples"]], atol=1e-6)
     assert set(golden["tolerance"]) == {"model_fp32.tflite", "model_fp16.tflite", "model_dynamic_int8.tflite",
-                                        "model_int8.tflite", "model_text.tflite"}
+                                        "model_int8.tflite", "model_text.tflite", "model_fp32_adaptive.tflite",
+                                        "model_fp16_adaptive.tflite", "model_dynamic_int8_adaptive.tflite"}
+
+
+def test_length_adaptive_models_beside_the_fixed_ones():
+    """Fixed [1, L] models keep MediaPipe's metadata; each [1, -1] twin has none and answers as its fixed model."""
+    directory = helpers.bundle().directory
+    manifest = json.loads((directory / "manifest.json").read_text("utf-8"))
+    entries = {e["file"]: e for e in manifest["models"]}
+    golden = json.loads((directory / "golden.json").read_text("utf-8"))
+    inputs = {k: np.asarray([e[k] for e in golden["examples"]], np.int32)
+              for k in ("input_word_ids", "input_mask", "input_type_ids")}
+    assert len(set(inputs["input_mask"].sum(-1))) >= 5, "golden rows of several lengths"
+    for quantize, file in ADAPTIVE_MODEL_FILES.items():
+        fixed_file = MODEL_FILES[quantize]
+        assert entries[fixed_file]["metadata"] == "mediapipe_text_classifier"
+        assert input_shape_signatures((directory / fixed_file).read_bytes()) == [[1, helpers.SEQ_LENGTH]] * 3
+        entry = entries[file]
+        assert entry["metadata"] is None and entry["builtin_ops_only"] and entry["quantization"] == quantize
+        assert input_shape_signatures((directory / file).read_bytes()) == [[1, -1]] * 3
+        assert entry["golden_argmax_agreement"] == 1.0
+        fixed = run_ids_model(make_interpreter(directory / fixed_file), inputs)["probabilities"]
+        adaptive = run_ids_model(make_interpreter(directory / file), inputs, length_adaptive=True)["probabilities"]
+        diff = float(np.max(np.abs(adaptive - fixed)))
+        print(f"{file}: max |p - p({fixed_file})| = {diff:.1e}")
+        # Measured: fp32 3e-8, fp16 8.6e-6, dynamic int8 1.2e-4 (activations quantized per call, over n or L).
+        assert diff < {"none": 1e-5, "fp16": 1e-4, "dynamic": 2e-2}[quantize]
+    assert "model_int8_adaptive.tflite" not in entries, "full int8 stays fixed-length"
 
 
 def test_cli_export_end_to_end(tmp_path, capsys):
