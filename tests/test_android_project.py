@@ -143,6 +143,30 @@ def test_both_screens_run_litert_on_the_kotlin_tokenizer_ids():
     assert "runSignature" in (ml / "LiteRtModel.kt").read_text()
 
 
+def test_litert_feeds_length_adaptive_models_the_real_token_count():
+    """The phone runs the [1, -1] twin (latency follows the sentence), fed `[CLS] .. [SEP]` without padding."""
+    from albert_tf.export.bundle import ADAPTIVE_MODEL_FILES, ADAPTIVE_SUFFIX, MODEL_FILES
+
+    manifest_class = (CORE_SRC / "BundleManifestV1.kt").read_text()
+    assert f'const val ADAPTIVE_SUFFIX = "{ADAPTIVE_SUFFIX}"' in manifest_class, "Kotlin and Python name them alike"
+    assert 'file.endsWith("$ADAPTIVE_SUFFIX.tflite")' in manifest_class
+    assert all(ADAPTIVE_MODEL_FILES[q] == MODEL_FILES[q].replace(".tflite", f"{ADAPTIVE_SUFFIX}.tflite")
+               for q in ADAPTIVE_MODEL_FILES)
+    # deviceModel: quantization preference first, then the length-adaptive one of that quantization.
+    assert ".thenBy { !it.lengthAdaptive }" in manifest_class
+    lite = (APP_SRC / "kotlin" / "org" / "alberttf" / "demo" / "ml" / "LiteRtModel.kt").read_text()
+    # The model decides (its input shape signature), and must agree with its file name.
+    assert "getInputTensorFromSignature(" in lite and "shapeSignature()" in lite
+    assert "lengthAdaptive = idsShape.last() == -1" in lite and "lengthAdaptive == bundle.model.lengthAdaptive" in lite
+    assert "val fed = if (lengthAdaptive) inputs.trimmed() else inputs" in lite
+    assert all(f"arrayOf(fed.{field})" in lite for field in ("ids", "mask", "segmentIds"))
+    assert "arrayOf(inputs." not in lite, "padded inputs must not reach a length-adaptive model"
+    inputs = (CORE_SRC / "BertInputs.kt").read_text()
+    assert "fun trimmed(): BertInputs" in inputs
+    assert (DEMO / "core" / "src" / "test" / "kotlin" / "org" / "alberttf" / "core" /
+            "LengthAdaptiveInputsTest.kt").is_file()
+
+
 def test_readme_build_command_takes_the_demo_bundle_unchanged():
     """The README's one command builds the app with the bundle `albert demo` writes, where it writes it."""
     from albert_tf.cli.main import build_parser

@@ -15,6 +15,20 @@ class BertInputs(
     /** Sequence position of the first token of segment B (valid when [lengthB] >= 0). */
     val firstPositionB: Int get() = lengthA + 2
 
+    /** The real token count n: `[CLS] .. [SEP]`, the positions whose mask is 1 (padding follows them). */
+    val realLength: Int get() = mask.count { it == 1 }
+
+    /**
+     * These inputs cut to their [realLength] tokens, without padding: what a length-adaptive
+     * model (`*_adaptive.tflite`, inputs `[1, -1]`) takes. Its outputs equal the fixed-length
+     * model's on the padded inputs, for a fraction of the compute.
+     */
+    fun trimmed(): BertInputs {
+        val n = realLength
+        require((0 until n).all { mask[it] == 1 }) { "mask must be 1 on the real tokens, then 0 (got ${mask.toList()})" }
+        return BertInputs(ids.copyOf(n), mask.copyOf(n), segmentIds.copyOf(n), lengthA, lengthB)
+    }
+
     companion object {
         /**
          * The lengths that the original `_truncate_seq_pair` leaves: it pops tokens from the

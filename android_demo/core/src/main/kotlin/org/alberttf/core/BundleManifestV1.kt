@@ -62,7 +62,15 @@ data class BundleManifestV1(
         @MayBeAbsent val requires: List<String>?,
         /** Text model only. */
         @MayBeAbsent val note: String?,
-    )
+    ) {
+        /**
+         * A length-adaptive model (`*_adaptive.tflite`): inputs `[1, -1]`, fed the real token
+         * count (no padding); the fixed `[1, seq_length]` model with the same quantization is
+         * the one MediaPipe's TextClassifier takes. The input's shape signature confirms it at
+         * load time (`LiteRtModel`).
+         */
+        val lengthAdaptive: Boolean get() = file.endsWith("$ADAPTIVE_SUFFIX.tflite")
+    }
 
     data class Tokenizer(
         /** `sentencepiece`. */
@@ -99,10 +107,15 @@ data class BundleManifestV1(
     /** The output called [name] (e.g. `probabilities`, `start_logits`), or null when the model has none. */
     fun outputName(name: String): String? = outputs.firstOrNull { it.name == name }?.name
 
-    /** The model a phone runs: ids in, builtin ops only, the first of [preference] the bundle has. */
+    /**
+     * The model a phone runs: ids in, builtin ops only, the first of [preference] the bundle has;
+     * of two with that quantization, the length-adaptive one (its latency scales with the
+     * sentence, not with `seq_length`).
+     */
     fun deviceModel(preference: List<String> = DEVICE_PREFERENCE): Model =
         models.filter { it.input == "ids" && it.builtinOpsOnly }
-            .minByOrNull { preference.indexOf(it.quantization).let { i -> if (i < 0) preference.size else i } }
+            .minWithOrNull(compareBy<Model> { preference.indexOf(it.quantization).let { i -> if (i < 0) preference.size else i } }
+                .thenBy { !it.lengthAdaptive })
             ?: throw IllegalArgumentException("manifest.json models: no model with input 'ids' and builtin ops only (found ${models.map { it.file }}).")
 
     /** The tokenizer this bundle's model was trained with, over [vocab] (the bundle's `spm_vocab.tsv`). */
@@ -116,6 +129,9 @@ data class BundleManifestV1(
 
     companion object {
         const val FORMAT = "albert_tf.bundle/1"
+
+        /** Before `.tflite` in a length-adaptive model's file name (Python `ADAPTIVE_SUFFIX`). */
+        const val ADAPTIVE_SUFFIX = "_adaptive"
 
         /** Smaller and faster first: dynamic-range int8, fp16, float32, full int8. */
         val DEVICE_PREFERENCE = listOf("dynamic", "fp16", "none", "int8")

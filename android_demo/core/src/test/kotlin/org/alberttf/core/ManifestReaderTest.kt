@@ -81,6 +81,16 @@ class ManifestReaderTest {
                 }
             }
             assertEquals("ids", m.deviceModel().input)
+            // Each fp32 / fp16 / dynamic int8 model has a length-adaptive twin, and the phone runs that one.
+            val fixed = m.models.filter { it.input == "ids" && !it.lengthAdaptive }
+            val adaptive = m.models.filter { it.lengthAdaptive }
+            assertEquals("$where adaptive twins", fixed.map { it.quantization }.filter { it != "int8" }, adaptive.map { it.quantization })
+            for (model in adaptive) {
+                assertEquals(model.file, fixed.first { it.quantization == model.quantization }.file.replace(".tflite", "${BundleManifestV1.ADAPTIVE_SUFFIX}.tflite"))
+                assertNull("${model.file}: MediaPipe takes the fixed-length model", model.metadata)
+            }
+            assertTrue("$where: the phone runs a length-adaptive model", m.deviceModel().lengthAdaptive)
+            assertEquals(m.deviceModel().quantization, m.deviceModel(listOf(m.deviceModel().quantization)).quantization)
             assertTrue(m.toolVersions.getValue("albert-tf").isNotBlank())
 
             when (m.task) {
@@ -89,7 +99,7 @@ class ManifestReaderTest {
                     assertEquals(listOf(1, m.labels!!.size), m.outputs[0].shape)
                     assertEquals("labels.txt", m.labels, File(bundle, "labels.txt").readLines())
                     for (model in m.models.filter { it.input == "ids" }) {
-                        assertEquals("mediapipe_text_classifier", model.metadata)
+                        if (!model.lengthAdaptive) assertEquals("mediapipe_text_classifier", model.metadata)
                         assertNotNull(model.goldenArgmaxAgreement)
                     }
                 }

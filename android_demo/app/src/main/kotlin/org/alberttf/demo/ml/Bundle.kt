@@ -19,7 +19,10 @@ class Bundle private constructor(val dir: String, val manifest: BundleManifestV1
     /** The tokenizer the model was trained with: exact ALBERT preprocessing, id for id as Python. */
     val tokenizer by lazy { manifest.tokenizer(vocab) }
 
-    /** The model the phone runs: ids in, builtin ops only (dynamic-range int8 when the bundle has it). */
+    /**
+     * The model the phone runs: ids in, builtin ops only (dynamic-range int8 when the bundle has it),
+     * length-adaptive (`*_adaptive.tflite`, fed the real token count) when the bundle has that variant.
+     */
     val model: BundleManifestV1.Model = manifest.deviceModel()
 
     /** The model memory-mapped from the (uncompressed) APK entry. */
