@@ -212,3 +212,30 @@ def test_metrics_keep_one_row_per_interval_across_a_kill(records, config_file, t
     with open(output / "metrics.csv", newline="") as stream:
         epochs = [int(row["epoch"]) for row in csv.DictReader(stream)]
     assert epochs == [0, 1, 2, 3]
+
+
+def test_resume_of_a_run_from_an_older_version_keeps_its_metrics_rows(records, config_file, tmp_path):
+    """Older versions wrote metrics.csv with a Keras CSVLogger (an `epoch` column, no `step`): a relaunch
+    restored before the last interval keeps the earlier rows, drops the later ones and trains them again."""
+    import csv
+
+    output = tmp_path / "run"
+    args = arguments(config_file, records, output, "--train-steps", "4", "--steps-per-checkpoint", "2")
+    assert main(args) == 0
+    with open(output / "metrics.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    old_columns = ["epoch", *sorted(name for name in rows[0] if name not in ("step", "epoch"))]
+    with open(output / "metrics.csv", "w", newline="") as stream:
+        writer = csv.DictWriter(stream, old_columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    # Killed during the last interval, as an older version would have left it: state at step 2, both rows.
+    for path in [output / "training_state.json", output / "backup" / "latest.weights.h5",
+                 output / "checkpoints" / "ckpt-4.weights.h5"]:
+        path.unlink()
+    assert main(args) == 0
+    with open(output / "metrics.csv", newline="") as stream:
+        resumed = list(csv.DictReader(stream))
+    assert [(int(row["step"]), int(row["epoch"])) for row in resumed] == [(2, 0), (4, 1)]
+    assert float(resumed[0]["loss"]) == float(rows[0]["loss"]), "the kept row is the older run's"
+

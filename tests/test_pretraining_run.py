@@ -78,12 +78,19 @@ def test_run_writes_backbone_checkpoints_and_metrics(records, tmp_path):
     assert all(0.0 <= float(row["val_sop_accuracy"]) <= 1.0 and float(row["val_mlm_loss"]) > 0 for row in rows)
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["ckpt-4.weights.h5", "ckpt-6.weights.h5"]
     assert len(losses(tmp_path)) == 3
+    # The training core's outputs: each row names its step and interval, curves, TensorBoard scalars.
+    assert [(int(row["step"]), int(row["epoch"])) for row in rows] == [(2, 0), (4, 1), (6, 2)]
+    assert result.history["loss"] == losses(tmp_path)
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "logs"))
     state = json.loads((tmp_path / "training_state.json").read_text())
     assert state["final_step"] == 6
     assert AlbertConfig.from_json_file(tmp_path / "albert_config.json") == TINY
-    # Relaunching a finished run trains no further.
+    # Relaunching a finished run trains no further, and reports the run's metrics.
     again = run_pretraining(settings)
     assert again.final_step == 6 and again.resumed_from_step == 6
+    assert again.history["val_sop_accuracy"] == result.history["val_sop_accuracy"]
+    assert len(losses(tmp_path)) == 3
 
 
 def test_killed_run_resumes_from_last_checkpoint(records, tiny_config_file, tmp_path):

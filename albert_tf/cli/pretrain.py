@@ -15,7 +15,7 @@ def add_parser(subparsers) -> None:
             "Pretrains an ALBERT backbone with the masked-LM and sentence-order losses and LAMB, under any "
             "tf.distribute strategy. Checkpoints every --steps-per-checkpoint steps; rerunning the same "
             "command after a crash or preemption resumes from the last checkpoint and stops at --train-steps. "
-            "Writes OUTPUT_DIR/model/ (a preset: backbone, MLM and sentence heads, tokenizer; what albert finetune --init takes), backbone.keras, pretrainer.keras, metrics.csv, TensorBoard logs and checkpoints."
+            "Writes OUTPUT_DIR/model/ (a preset: backbone, MLM and sentence heads, tokenizer; what albert finetune --init takes), backbone.keras, pretrainer.keras, metrics.csv, curves.png, TensorBoard logs and checkpoints."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -1,11 +1,15 @@
 """A preemption-safe MLM + SOP pretraining run with Keras `fit` under `tf.distribute`.
 
-Training is cut into "epochs" of `steps_per_checkpoint` steps. At each epoch
-end the model and optimizer state are saved (`backup/` and a rotating
-`checkpoints/ckpt-<step>.weights.h5`, each written aside and renamed); a
-relaunch of the same command restores the newest readable one and continues
-at that step, so a killed job loses at most one checkpoint interval and
-always stops at `train_steps`. A relaunch with other settings is refused
+What is pretraining's own lives here: the records and their checks, dynamic
+masking, the MLM + SOP pretrainer with LAMB, the held-out evaluation and the
+final models. The run itself is the training core's
+(`albert_tf.training.trainer`): intervals of `steps_per_checkpoint` steps,
+each ending with the model and optimizer state saved (`backup/` and a
+rotating `checkpoints/ckpt-<step>.weights.h5`, each written aside and
+renamed), the held-out evaluation and a `metrics.csv` row; a relaunch of the
+same command restores the newest readable state and continues at that step,
+so a killed job loses at most one interval and always stops at
+`train_steps`. A relaunch with other settings is refused
 (`run_settings.json`). Test-only kill points (`ALBERT_TF_FAULT_AFTER`, see
 `albert_tf.io_utils.fault_point`): `pretrain:backup-written`,
 `pretrain:backup-published`, `pretrain:checkpoint-written`,
@@ -15,9 +19,9 @@ always stops at `train_steps`. A relaunch with other settings is refused
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
+from typing import Any, Callable
 
 import keras
 import tensorflow as tf
@@ -26,21 +30,22 @@ from albert_tf.backbone import AlbertBackbone, remat_refusal, remat_scope
 from albert_tf.config import AlbertConfig
 from albert_tf.data.create_pretraining_data import METADATA_FILE, SENTENCE_TASKS, read_metadata
 from albert_tf.data.pipeline import naming_corrupt_records, pretraining_dataset, record_files
-from albert_tf.io_utils import (atomic_write_text, check_output_path, exclusive_run, fault_point, load_keras_file,
-                                remove_staging_leftovers, staged_file)
+from albert_tf.io_utils import check_output_path, fault_point, load_keras_file, staged_file
 from albert_tf.pretrainer import AlbertPretrainer
-from albert_tf.training.callbacks import BackupCheckpoint, RotatingCheckpoints, StopOnNaN
-from albert_tf.training.resume import (check_run_settings, describe_changes, ensure_checkpoint, restore_training_state,
-                                       saved_states)
+from albert_tf.training import trainer
+from albert_tf.training.resume import describe_changes
 from albert_tf.training.strategy import create_strategy, is_chief, worker_id
-from albert_tf.training.trainer import check_global_batch
+from albert_tf.training.trainer import DTYPES, check_global_batch
 
 logger = logging.getLogger(__name__)
 
-DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
-BACKUP_DIR = "backup"
-CHECKPOINT_DIR = "checkpoints"
+__all__ = ["DTYPES", "MODEL_PRESET", "STATE_FILE", "PretrainingResult", "PretrainingSettings", "check_records",
+           "run_pretraining"]
+
+# Written last by a finished run (its results): the outputs are complete.
 STATE_FILE = "training_state.json"
+# The pretrained model's preset folder inside the output directory.
+MODEL_PRESET = "model"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +138,14 @@ class PretrainingSettings:
 
 @dataclasses.dataclass(frozen=True)
 class PretrainingResult:
-    """What a finished run reports."""
+    """What a finished run reports.
+
+    Attributes:
+        final_step: the step training ended at (`train_steps`).
+        resumed_from_step: the step restored at launch (0 for a fresh run; `train_steps` for a finished one).
+        history: each `metrics.csv` column (`loss`, ..., `val_*`) over the run's intervals, first to last.
+        backbone_path: the written `backbone.keras` (None on a worker other than the chief).
+    """
 
     final_step: int
     resumed_from_step: int
@@ -185,22 +197,9 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
             f"--gradient-accumulation-steps {settings.gradient_accumulation_steps}."
         )
     chief = is_chief(strategy)
-    output_dir = settings.output_dir
     # Only the chief writes the shared outputs; other workers write to their own folder.
-    private_dir = output_dir if chief else os.path.join(output_dir, "workers", worker_id(strategy))
-    check_output_path(output_dir, "--output-dir", folder=True)
-    os.makedirs(private_dir, exist_ok=True)
-    with exclusive_run(private_dir, "albert pretrain"):
-        return _run_locked(settings, strategy, chief, private_dir)
-
-
-def _run_locked(settings: PretrainingSettings, strategy, chief: bool, private_dir: str) -> PretrainingResult:
-    output_dir = settings.output_dir
-    replicas = strategy.num_replicas_in_sync
-    backup_dir = os.path.join(private_dir, BACKUP_DIR)
-    checkpoint_dir = os.path.join(private_dir, CHECKPOINT_DIR)
-    for directory in (private_dir, backup_dir, checkpoint_dir):
-        remove_staging_leftovers(directory)
+    run_dir = settings.output_dir if chief else os.path.join(settings.output_dir, "workers", worker_id(strategy))
+    check_output_path(settings.output_dir, "--output-dir", folder=True)
 
     keras.config.set_dtype_policy(settings.dtype)
     keras.utils.set_random_seed(settings.seed)
@@ -221,9 +220,18 @@ def _run_locked(settings: PretrainingSettings, strategy, chief: bool, private_di
     metadata = check_records(settings, config)
     if settings.eval_records:
         _check_eval_records(settings, metadata)
-    has_state = bool(saved_states(backup_dir, checkpoint_dir)) or os.path.exists(os.path.join(private_dir, STATE_FILE))
-    check_run_settings(private_dir, _recorded_settings(settings, config), has_state)
+    with trainer.run_folder(
+        run_dir, "albert pretrain", _recorded_settings(settings, config), state_dir="", results_file=STATE_FILE,
+        alternatives=(f"or use a new --output-dir (with --init-backbone {os.path.join(run_dir, 'backbone.keras')} "
+                      "to start from its weights)"),
+    ):
+        # A finished run goes through too: it restores its last state, trains nothing and writes its outputs
+        # again (under multi-worker every worker must build the model, together).
+        return _train(settings, strategy, chief, run_dir, backbone, metadata)
 
+
+def _train(settings: PretrainingSettings, strategy: tf.distribute.Strategy, chief: bool, run_dir: str,
+           backbone: AlbertBackbone, metadata: dict) -> PretrainingResult:
     with strategy.scope():
         pretrainer = AlbertPretrainer(backbone, gradient_accumulation_steps=settings.gradient_accumulation_steps,
                                       sentence_loss_weight=settings.sentence_loss_weight)
@@ -236,109 +244,92 @@ def _run_locked(settings: PretrainingSettings, strategy, chief: bool, private_di
         )
         pretrainer.compile(optimizer=optimizer, jit_compile=settings.jit_compile,
                            steps_per_execution=settings.steps_per_execution)
-        resumed_from, restored_path = restore_training_state(pretrainer, backup_dir, checkpoint_dir)
-    if resumed_from % settings.steps_per_checkpoint or resumed_from > settings.train_steps:
-        raise ValueError(
-            f"{restored_path} holds step {resumed_from}, which is not a checkpoint of this run "
-            f"(--steps-per-checkpoint {settings.steps_per_checkpoint}, --train-steps {settings.train_steps}); "
-            "use a new --output-dir."
-        )
-    if restored_path:
-        logger.info("resuming at step %d from %s", resumed_from, restored_path)
-        ensure_checkpoint(restored_path, resumed_from, checkpoint_dir, settings.keep_checkpoints)
-    # Rows of intervals after the restored state are trained (and logged) again.
-    _keep_metric_rows_before(os.path.join(private_dir, METRICS_FILE), resumed_from // settings.steps_per_checkpoint)
 
-    dataset = pretraining_dataset(
-        list(settings.records), settings.batch_size,
-        # A resumed run reshuffles with a new seed instead of replaying the
-        # batches already seen (replaying costs a full read of them).
-        seed=settings.seed + resumed_from,
-        dynamic_masker=_dynamic_masker(metadata) if settings.dynamic_masking else None,
-    )
     all_record_files = record_files(list(settings.records) + list(settings.eval_records))
-    eval_dataset, eval_steps = None, None
-    if settings.eval_records:
-        eval_dataset = pretraining_dataset(list(settings.eval_records), settings.batch_size, is_training=False)
-        # Keras keeps one validation iterator across epochs: repeat the data and
-        # stop each evaluation after exactly one pass.
-        with naming_corrupt_records(all_record_files):
-            eval_steps = int(eval_dataset.reduce(0, lambda count, _: count + 1))
-        eval_dataset = eval_dataset.repeat()
-
-    stop_on_nan = StopOnNaN()
-    # The interval's metrics row is written before its state is saved: a kill in
-    # between replays the interval, whose row the rerun then writes again.
-    callbacks = [
-        keras.callbacks.CSVLogger(os.path.join(private_dir, METRICS_FILE), append=True),
-        keras.callbacks.TensorBoard(os.path.join(private_dir, "logs"), update_freq="epoch"),
-        BackupCheckpoint(backup_dir),
-        RotatingCheckpoints(checkpoint_dir, keep=settings.keep_checkpoints),
-        stop_on_nan,
-    ]
+    batches = _RecordStream(list(settings.records), settings.batch_size, settings.train_steps, settings.seed,
+                            _dynamic_masker(metadata) if settings.dynamic_masking else None)
+    loop = trainer.TrainingLoop(
+        pretrainer, batches, run_dir, settings.steps_per_checkpoint,
+        evaluate=_held_out_evaluation(pretrainer, settings, all_record_files) if settings.eval_records else None,
+        verbose=1 if settings.progress else 2, keep_checkpoints=settings.keep_checkpoints,
+        state_dir="",  # backup/ and checkpoints/ beside the outputs, as they always were
+        index_column="epoch",  # the interval's number, read by `plot_training_curves` and older readers
+    )
     with naming_corrupt_records(all_record_files):
-        history = pretrainer.fit(
-            dataset,
-            epochs=settings.train_steps // settings.steps_per_checkpoint,
-            initial_epoch=resumed_from // settings.steps_per_checkpoint,
-            steps_per_epoch=settings.steps_per_checkpoint,
-            callbacks=callbacks,
-            shuffle=False,  # the dataset shuffles itself
-            validation_data=eval_dataset,
-            validation_steps=eval_steps,
-            verbose=1 if settings.progress else 2,
-        )
-    final_step = int(pretrainer.optimizer.iterations.numpy())
-    if stop_on_nan.failed_step is not None:
-        raise ValueError(f"The loss became NaN at step {stop_on_nan.failed_step}; see the message above.")
-    if final_step != settings.train_steps:
-        raise RuntimeError(f"training stopped at step {final_step} instead of {settings.train_steps}")
+        outcome = loop.run()
+    columns = [name for row in outcome.rows for name in row if name not in ("step", "epoch")]
+    history = {name: [row[name] for row in outcome.rows if name in row] for name in dict.fromkeys(columns)}
 
     backbone_path = None
     if chief:
         # Each file is published by rename; training_state.json comes last and
         # marks the set complete. A kill in between is repaired by the rerun,
         # which restores step train_steps and writes them all again.
-        backbone_path = os.path.join(output_dir, "backbone.keras")
+        config = backbone.config
+        backbone_path = os.path.join(run_dir, "backbone.keras")
         _save_atomically(backbone, backbone_path)
         fault_point("pretrain:backbone-saved")
         # With its MLM and sentence heads: for fill-mask, evaluation and `albert convert --to hf`.
-        _save_atomically(pretrainer, os.path.join(output_dir, "pretrainer.keras"))
-        config.to_json_file(os.path.join(output_dir, "albert_config.json"))
+        _save_atomically(pretrainer, os.path.join(run_dir, "pretrainer.keras"))
+        config.to_json_file(os.path.join(run_dir, "albert_config.json"))
         # The model with its tokenizer: what `albert finetune --init` and `convert` take.
         pretrainer.save_to_preset(
-            os.path.join(output_dir, MODEL_PRESET), spm_model=_recorded_spm_model(metadata),
+            os.path.join(run_dir, MODEL_PRESET), spm_model=_recorded_spm_model(metadata),
             sequence_length=metadata["config"]["max_seq_length"], overwrite=True,
             provenance={"command": "albert pretrain", "records": record_files(list(settings.records)),
-                        "train_steps": final_step, "batch_size": settings.batch_size,
+                        "train_steps": outcome.final_step, "batch_size": settings.batch_size,
                         "sentence_task": metadata.get("sentence_task", "sop"),
-                        "final_metrics": {name: float(values[-1]) for name, values in history.history.items()}},
+                        "final_metrics": {name: float(values[-1]) for name, values in history.items()}},
         )
-        state = {"final_step": final_step, "resumed_from_step": resumed_from,
-                 "train_steps": settings.train_steps, "replicas": replicas,
+        state = {"final_step": outcome.final_step, "resumed_from_step": outcome.resumed_from_step,
+                 "train_steps": settings.train_steps, "replicas": strategy.num_replicas_in_sync,
                  # Old record directories predate NSP: theirs is SOP.
                  "sentence_task": metadata.get("sentence_task", "sop"),
                  "sentence_loss_weight": settings.sentence_loss_weight}
-        atomic_write_text(os.path.join(output_dir, STATE_FILE), json.dumps(state, indent=2) + "\n")
-    return PretrainingResult(final_step, resumed_from, dict(history.history), backbone_path)
+        trainer.finish_run(run_dir, state, "albert pretrain", results_file=STATE_FILE, plot=_plot_curves(settings))
+    return PretrainingResult(outcome.final_step, outcome.resumed_from_step, history, backbone_path)
 
 
-# The pretrained model's preset folder inside the output directory.
-MODEL_PRESET = "model"
-METRICS_FILE = "metrics.csv"
+@dataclasses.dataclass(frozen=True)
+class _RecordStream:
+    """The training batches (a `trainer.TrainingBatches`): the records, shuffled and repeated without end.
+
+    A resumed run reshuffles with a new seed (`seed + first step`) instead of
+    replaying the batches already seen (replaying costs a full read of them).
+    """
+
+    records: list[str]
+    batch_size: int
+    total_steps: int
+    seed: int
+    dynamic_masker: Any = None
+
+    def steps(self, first: int, count: int) -> tf.data.Dataset:
+        return pretraining_dataset(self.records, self.batch_size, seed=self.seed + first,
+                                   dynamic_masker=self.dynamic_masker)
 
 
-def _keep_metric_rows_before(path: str, first_epoch: int) -> None:
-    """Drops the metrics.csv rows of intervals from `first_epoch` on (they are trained again)."""
-    if not os.path.exists(path):
-        return
-    with open(path, encoding="utf-8", newline="") as stream:
-        lines = stream.read().splitlines()
-    if not lines:
-        return
-    kept = [lines[0]] + [line for line in lines[1:] if line and int(line.split(",", 1)[0]) < first_epoch]
-    if len(kept) != len(lines):
-        atomic_write_text(path, "\n".join(kept) + "\n")
+def _held_out_evaluation(pretrainer: AlbertPretrainer, settings: PretrainingSettings,
+                         all_record_files: list[str]) -> Callable[[], trainer.Scores]:
+    """The held-out records' metrics (`{"val": {...}}`, the `val_*` columns) of the pretrainer's weights."""
+    dataset = pretraining_dataset(list(settings.eval_records), settings.batch_size, is_training=False)
+    # Counted once, then repeated: every evaluation (on every worker) runs exactly one pass.
+    with naming_corrupt_records(all_record_files):
+        steps = int(dataset.reduce(0, lambda count, _: count + 1))
+    dataset = dataset.repeat()
+
+    def evaluate() -> trainer.Scores:
+        return {"val": pretrainer.evaluate(dataset, steps=steps, verbose=0, return_dict=True)}
+
+    return evaluate
+
+
+def _plot_curves(settings: PretrainingSettings) -> trainer.PlotCurves:
+    """`curves.png`: the MLM and sentence losses and accuracies, held-out dashed (`plot_training_curves`)."""
+    from albert_tf.training.plots import plot_training_curves
+
+    return lambda metrics, curves, title: plot_training_curves(metrics, curves, settings.steps_per_checkpoint,
+                                                               title=title)
 
 
 def _recorded_spm_model(metadata: dict) -> str | None:
@@ -384,9 +375,6 @@ def _recorded_settings(settings: PretrainingSettings, config: AlbertConfig) -> d
 
 def _check_eval_records(settings: PretrainingSettings, train_metadata: dict) -> None:
     """Held-out records must have the training records' shape and sentence task."""
-    from albert_tf.data.create_pretraining_data import read_metadata
-    from albert_tf.data.pipeline import record_files
-
     directories = sorted({os.path.dirname(path) for path in record_files(list(settings.eval_records))})
     for directory in directories:
         metadata = read_metadata(directory)

@@ -1,4 +1,5 @@
-"""What a relaunched pretraining run resumes from, and the settings it must keep.
+"""What a relaunched training run (pretraining, fine-tuning, distillation) resumes from, and the settings it
+must keep.
 
 Two rules make "rerun the same command" safe:
 
@@ -28,7 +29,6 @@ from albert_tf.training.callbacks import BACKUP_WEIGHTS, checkpoint_paths
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = "run_settings.json"
-_FORMAT = "albert_tf pretraining settings"
 
 
 def saved_states(backup_dir: str, checkpoint_dir: str) -> list[str]:
@@ -90,7 +90,8 @@ def ensure_checkpoint(restored_path: str | None, step: int, checkpoint_dir: str,
         os.remove(old)
 
 
-def check_run_settings(directory: str, settings: dict[str, Any], has_state: bool) -> None:
+def check_run_settings(directory: str, settings: dict[str, Any], has_state: bool, *, command: str,
+                       alternatives: str) -> None:
     """Refuses to resume a run in `directory` with settings other than its recorded ones.
 
     Writes the record when the folder holds no training state yet (a fresh
@@ -101,6 +102,9 @@ def check_run_settings(directory: str, settings: dict[str, Any], has_state: bool
         settings: JSON-serializable settings that must stay the same across
             relaunches, keyed by setting name (`steps_per_checkpoint`, ...).
         has_state: whether the folder holds checkpoints or final outputs.
+        command: the command line's name, for the record and the refusal.
+        alternatives: the refusal's other ways out, after "Rerun with the recorded settings to resume it, "
+            (e.g. "use a new --output-dir").
     """
     path = os.path.join(directory, SETTINGS_FILE)
     settings = json.loads(json.dumps(settings))  # tuples -> lists, as they come back from the file
@@ -109,14 +113,13 @@ def check_run_settings(directory: str, settings: dict[str, Any], has_state: bool
         if has_state:
             logger.warning("%s holds a run without %s (an older version); recording the current settings",
                            directory, SETTINGS_FILE)
-        atomic_write_text(path, json.dumps({"format": _FORMAT, "settings": settings}, indent=2) + "\n")
+        atomic_write_text(path, json.dumps({"command": command, "settings": settings}, indent=2) + "\n")
         return
     changes = describe_changes(recorded, settings)
     if changes:
         raise ValueError(
-            f"{directory} holds a pretraining run started with other settings: {'; '.join(changes)} "
-            f"(recorded in {path}). Rerun with the recorded settings to resume it, or use a new --output-dir "
-            f"(with --init-backbone {os.path.join(directory, 'backbone.keras')} to start from its weights)."
+            f"{directory} holds an `{command}` run started with other settings: {'; '.join(changes)} "
+            f"(recorded in {path}). Rerun with the recorded settings to resume it, {alternatives}."
         )
 
 

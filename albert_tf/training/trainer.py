@@ -1,21 +1,30 @@
-"""The training core that `albert finetune` and `albert distill` run on.
+"""The training core that `albert pretrain`, `albert finetune` and `albert distill` run on.
 
-One run lives in one folder. Training is cut into intervals (an epoch, or
-`--eval-every` steps); at the end of each, in this order:
+One run lives in one folder. Training is cut into intervals (a pretraining
+checkpoint interval, an epoch, or `--eval-every` steps), trained by one
+Keras `fit`; at the end of each, in this order:
 
 1. the interval's training logs are kept (`interval_logs.json`),
-2. the whole training state is checkpointed (`state/backup/`,
-   `state/checkpoints/`: the callbacks and restore logic of pretraining,
-   `albert_tf.training.callbacks` / `albert_tf.training.resume`),
-3. the model is evaluated on the dev set with the task's official metric,
-4. when that metric improved, the caller publishes the model (its output
-   preset) and `best.json` records the step,
+2. the whole training state is checkpointed (`backup/` and `checkpoints/`,
+   under `state/` for fine-tuning and distillation: the callbacks of
+   `albert_tf.training.callbacks`, restored by `albert_tf.training.resume`),
+3. the model is evaluated, when the run evaluates (a task's official dev
+   metric; pretraining's held-out records),
+4. when the run keeps its best model (fine-tuning, distillation) and the
+   metric improved, the caller publishes the model (its output preset) and
+   `best.json` records the step; pretraining's model is simply the last,
 5. a row is added to `metrics.csv` and to the TensorBoard logs (`logs/`).
 
-A relaunch restores the newest checkpoint, redoes steps 3-5 if the kill came
-between 2 and 5, and continues. Each step reads its own batch of a fixed
-per-epoch order (`EpochBatches`), so a resumed run sees exactly the batches
-an uninterrupted one would and ends at the same weights.
+A relaunch restores the newest checkpoint, drops the `metrics.csv` rows after
+it, redoes steps 3-5 if the kill came between 2 and 5, and continues, so
+every interval has exactly one row whatever the kills. `run_folder` locks
+the folder and refuses a relaunch with other settings; `finish_run` writes
+`curves.png`, then the results file that marks the run finished.
+
+The batches come from a `TrainingBatches`: `EpochBatches` (in-memory arrays:
+each step reads its own batch of a fixed per-epoch order, so a resumed run
+sees exactly the batches an uninterrupted one would and ends at the same
+weights) or pretraining's stream of records.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import logging
 import math
 import os
 import shutil
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import keras
 import numpy as np
@@ -37,7 +46,8 @@ import tensorflow as tf
 
 from albert_tf.io_utils import atomic_write_text, exclusive_run, remove_staging_leftovers
 from albert_tf.training.callbacks import BackupCheckpoint, RotatingCheckpoints, StopOnNaN
-from albert_tf.training.resume import describe_changes, restore_training_state, saved_states
+from albert_tf.training.resume import (SETTINGS_FILE, check_run_settings, ensure_checkpoint, restore_training_state,
+                                       saved_states)
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +59,11 @@ INTERVAL_LOGS_FILE = "interval_logs.json"
 STATE_DIR = "state"
 LOGS_DIR = "logs"
 SEEDS_SUMMARY_FILE = "seeds_summary.json"
-SETTINGS_FILE = "run_settings.json"
+DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 Scores = dict[str, dict[str, float]]
+# Draws a run's curves: (metrics.csv path, curves.png path, title) -> the PNG's path.
+PlotCurves = Callable[[str, str, str], Any]
 
 
 def check_global_batch(strategy: tf.distribute.Strategy, batch_size: int) -> None:
@@ -62,12 +74,26 @@ def check_global_batch(strategy: tf.distribute.Strategy, batch_size: int) -> Non
                          f"{type(strategy).__name__}; use a multiple of {replicas}.")
 
 
-def state_callbacks(run_dir: str, keep_checkpoints: int = 2) -> list[keras.callbacks.Callback]:
+def state_folders(run_dir: str, state_dir: str = STATE_DIR) -> tuple[str, str]:
+    """The backup and checkpoint folders of a run (`state_dir` "" puts them in `run_dir` itself)."""
+    return os.path.join(run_dir, state_dir, "backup"), os.path.join(run_dir, state_dir, "checkpoints")
+
+
+def state_callbacks(run_dir: str, keep_checkpoints: int = 2, state_dir: str = STATE_DIR
+                    ) -> list[keras.callbacks.Callback]:
     """Checkpointing at every interval end: the backup and rotating checkpoints (restored by
     `albert_tf.training.resume.restore_training_state`), then a stop at the first NaN loss."""
-    return [BackupCheckpoint(os.path.join(run_dir, STATE_DIR, "backup")),
-            RotatingCheckpoints(os.path.join(run_dir, STATE_DIR, "checkpoints"), keep=keep_checkpoints),
-            StopOnNaN()]
+    backup_dir, checkpoint_dir = state_folders(run_dir, state_dir)
+    return [BackupCheckpoint(backup_dir), RotatingCheckpoints(checkpoint_dir, keep=keep_checkpoints), StopOnNaN()]
+
+
+class TrainingBatches(Protocol):
+    """Where a `TrainingLoop` takes its batches from."""
+
+    total_steps: int  # optimizer steps of the whole run
+
+    def steps(self, first: int, count: int) -> tf.data.Dataset:
+        """The batches of steps `first` .. `first + count - 1` (a stream may give more: only `count` are read)."""
 
 
 class EpochBatches:
@@ -122,109 +148,134 @@ class TrainingOutcome:
     Attributes:
         resumed_from_step: the step restored at launch (0 for a fresh run).
         final_step: the step training ended at (the requested total).
-        best: `{"step", "metric", "value", "scores"}` of the best evaluation.
+        best: `{"step", "metric", "value", "scores"}` of the best evaluation (None without `best_metric`).
         last: `{"step", "scores"}` of the last evaluation.
         rows: the rows of `metrics.csv`.
     """
 
     resumed_from_step: int
     final_step: int
-    best: dict[str, Any]
+    best: dict[str, Any] | None
     last: dict[str, Any]
     rows: list[dict[str, float]]
 
 
 @dataclasses.dataclass
 class TrainingLoop:
-    """Trains `model` interval by interval with evaluation, best-model keeping and resume.
+    """Trains `model` interval by interval with checkpoints, evaluation, best-model keeping and resume.
 
     Args:
-        model: the compiled model whose `fit` trains (a task model, or a `Distiller`).
+        model: the compiled model whose `fit` trains (a task model, a `Distiller`, the pretrainer).
         batches: the training batches.
         run_dir: the run's folder.
         eval_every: steps per interval (the last interval may be shorter).
-        evaluate: dev scores `{split: {metric: value}}` of the model's current weights.
-        best_metric: `(split, metric)` that chooses the best evaluation (higher is better).
+        evaluate: scores `{split: {metric: value}}` of the model's current weights, added to each
+            metrics row as `<split>_<metric>` columns; None evaluates nothing.
+        best_metric: `(split, metric)` that chooses the best evaluation (higher is better); None keeps
+            no best (the last model is the run's model, published by the caller).
         publish_best: called with `(step, scores)` when an evaluation is the best so far;
             writes the model as the run's output.
         verbose: Keras `fit` verbosity (1 progress bar, 2 one line per interval, 0 none).
+        keep_checkpoints: newest rotating checkpoints kept.
+        state_dir: the folder of `backup/` and `checkpoints/` inside `run_dir` ("" for `run_dir` itself).
+        index_column: also number the metrics rows 0, 1, ... in this column (pretraining's `epoch`).
     """
 
     model: keras.Model
-    batches: EpochBatches
+    batches: TrainingBatches
     run_dir: str
     eval_every: int
-    evaluate: Callable[[], Scores]
-    best_metric: tuple[str, str]
-    publish_best: Callable[[int, Scores], None]
+    evaluate: Callable[[], Scores] | None = None
+    best_metric: tuple[str, str] | None = None
+    publish_best: Callable[[int, Scores], None] | None = None
     verbose: int = 2
+    keep_checkpoints: int = 2
+    state_dir: str = STATE_DIR
+    index_column: str | None = None
 
     def run(self) -> TrainingOutcome:
         """Restores the newest checkpoint (if any), trains to the last step and returns the outcome."""
-        total = self.batches.total_steps
-        state_dir = os.path.join(self.run_dir, STATE_DIR)
-        backup_dir, checkpoint_dir = os.path.join(state_dir, "backup"), os.path.join(state_dir, "checkpoints")
+        total, every = self.batches.total_steps, self.eval_every
+        backup_dir, checkpoint_dir = state_folders(self.run_dir, self.state_dir)
         for directory in (self.run_dir, backup_dir, checkpoint_dir):
             remove_staging_leftovers(directory)
         with self.model.distribute_strategy.scope():  # the optimizer's variables are made here
             resumed, restored_path = restore_training_state(self.model, backup_dir, checkpoint_dir)
-        if resumed > total or (resumed % self.eval_every and resumed != total):
-            raise ValueError(f"{restored_path} holds step {resumed}, which is not an evaluation step of this run "
-                             f"({total} steps, every {self.eval_every}); use a new --output-dir.")
+        if resumed > total or (resumed % every and resumed != total):
+            raise ValueError(f"{restored_path} holds step {resumed}, which does not end an interval of this run "
+                             f"({total} steps, {every} per interval); use a new --output-dir.")
         if restored_path:
             logger.info("resuming at step %d of %d from %s", resumed, total, restored_path)
-        self._rows = [row for row in read_metrics(self.run_dir) if row["step"] <= resumed]
+            ensure_checkpoint(restored_path, resumed, checkpoint_dir, self.keep_checkpoints)
+        saved_rows = self._read_rows()
+        self._rows = [row for row in saved_rows if row["step"] <= resumed]  # later ones are trained again
         self._best = self._read_best(resumed)
+        self._last_scores: Scores = {}
         self._writer = tf.summary.create_file_writer(os.path.join(self.run_dir, LOGS_DIR))
         if resumed and not any(row["step"] == resumed for row in self._rows):
             # Killed after the checkpoint, before its evaluation was recorded: record it now.
             self._record(resumed, self._pending_logs(resumed))
-        elif self._rows != read_metrics(self.run_dir):
+        elif self._rows != saved_rows:
             self._write_rows()
 
-        stop_on_nan = None
-        for first in range(resumed, total, self.eval_every):
-            count = min(self.eval_every, total - first)
-            callbacks = [_KeepIntervalLogs(self.run_dir), *state_callbacks(self.run_dir),
-                         _RecordEvaluation(self)]
-            stop_on_nan = callbacks[3]
-            interval = first // self.eval_every
-            _reseed_dropout(self.model, first)
-            self.model.fit(self.batches.steps(first, count), initial_epoch=interval, epochs=interval + 1,
-                           steps_per_epoch=count, callbacks=callbacks, shuffle=False, verbose=self.verbose)
-            if stop_on_nan.failed_step is not None:
-                raise ValueError(f"The loss became NaN at step {stop_on_nan.failed_step}; lower --learning-rate "
-                                 "or use float32 (the checkpoint before it is kept).")
+        # One `fit` for the whole intervals, another for a shorter last one.
+        whole = (total - resumed) // every * every
+        for first, count in ((resumed, whole), (resumed + whole, total - resumed - whole)):
+            if count:
+                self._fit(first, count)
         final_step = int(self.model.optimizer.iterations.numpy())
         if final_step != total:
             raise RuntimeError(f"training stopped at step {final_step} instead of {total}")
         self._writer.close()
         last = self._rows[-1]
-        return TrainingOutcome(resumed, final_step, dict(self._best),
+        return TrainingOutcome(resumed, final_step, dict(self._best) if self._best else None,
                                {"step": last["step"], "scores": self._scores_of(last)}, list(self._rows))
+
+    def _fit(self, first: int, count: int) -> None:
+        """Trains steps `first` .. `first + count - 1`, in intervals of `min(eval_every, count)` steps."""
+        per_interval = min(self.eval_every, count)
+        interval = first // self.eval_every
+        callbacks = [_ReseedDropout(), _KeepIntervalLogs(self.run_dir),
+                     *state_callbacks(self.run_dir, self.keep_checkpoints, self.state_dir), _RecordEvaluation(self)]
+        stop_on_nan = next(callback for callback in callbacks if isinstance(callback, StopOnNaN))
+        self.model.fit(self.batches.steps(first, count), initial_epoch=interval,
+                       epochs=interval + count // per_interval, steps_per_epoch=per_interval, callbacks=callbacks,
+                       shuffle=False, verbose=self.verbose)
+        if stop_on_nan.failed_step is not None:
+            raise ValueError(f"The loss became NaN at step {stop_on_nan.failed_step}; lower --learning-rate "
+                             "or use float32 (the checkpoint before it is kept).")
 
     # ---------------------------------------------------------------- records
     def _record(self, step: int, train_logs: dict[str, float]) -> None:
         """Evaluates the current weights; publishes them if best; adds the metrics row."""
-        scores = self.evaluate()
-        split, metric = self.best_metric
-        value = float(scores[split][metric])
+        scores = self.evaluate() if self.evaluate is not None else {}
+        self._last_scores = scores
         shown = ", ".join(f"{s} {m} {v:.4f}" for s, values in scores.items() for m, v in values.items())
-        if self._best is None or value > self._best["value"]:
-            self.publish_best(step, scores)
-            self._best = {"step": step, "metric": f"{split}_{metric}", "value": value, "scores": scores}
-            atomic_write_text(os.path.join(self.run_dir, BEST_FILE), json.dumps(self._best, indent=2) + "\n")
-            logger.info("step %d: %s (best so far)", step, shown)
+        if self.best_metric is None:
+            if shown:
+                logger.info("step %d: %s", step, shown)
         else:
-            logger.info("step %d: %s (best: %s %.4f at step %d)", step, shown, self._best["metric"],
-                        self._best["value"], self._best["step"])
-        row = {"step": step, **{name: float(value) for name, value in train_logs.items()}}
+            split, metric = self.best_metric
+            value = float(scores[split][metric])
+            if self._best is None or value > self._best["value"]:
+                if self.publish_best is not None:
+                    self.publish_best(step, scores)
+                self._best = {"step": step, "metric": f"{split}_{metric}", "value": value, "scores": scores}
+                atomic_write_text(os.path.join(self.run_dir, BEST_FILE), json.dumps(self._best, indent=2) + "\n")
+                logger.info("step %d: %s (best so far)", step, shown)
+            else:
+                logger.info("step %d: %s (best: %s %.4f at step %d)", step, shown, self._best["metric"],
+                            self._best["value"], self._best["step"])
+        row: dict[str, float] = {"step": step}
+        if self.index_column:
+            row[self.index_column] = (step - 1) // self.eval_every
+        row.update({name: float(value) for name, value in train_logs.items()})
         row.update({f"{s}_{m}": float(v) for s, values in scores.items() for m, v in values.items()})
         self._rows.append(row)
         self._write_rows()
         with self._writer.as_default(step=step):
             for name, value in row.items():
-                if name != "step":
+                if name not in ("step", self.index_column):
                     tf.summary.scalar(name, value)
         self._writer.flush()
 
@@ -236,18 +287,26 @@ class TrainingLoop:
         writer = csv.DictWriter(buffer, columns, restval="", lineterminator="\n")
         writer.writeheader()
         for row in self._rows:
-            writer.writerow({name: (int(value) if name == "step" else value) for name, value in row.items()})
+            writer.writerow(row)
         atomic_write_text(os.path.join(self.run_dir, METRICS_FILE), buffer.getvalue())
 
+    def _read_rows(self) -> list[dict[str, float]]:
+        rows = read_metrics(self.run_dir)
+        if self.index_column:  # rows of an older version have only the index (a Keras CSVLogger's `epoch`)
+            rows = [row if "step" in row else {"step": (int(row[self.index_column]) + 1) * self.eval_every, **row}
+                    for row in rows]
+        return rows
+
     def _scores_of(self, row: dict[str, float]) -> Scores:
-        """A metrics row's dev scores, back in `{split: {metric: value}}` form (from the best record's keys)."""
-        template = self._best["scores"] if self._best else {}
+        """A metrics row's scores, back in `{split: {metric: value}}` form (from the keys of the best or
+        the last evaluation)."""
+        template = self._best["scores"] if self._best else self._last_scores
         return {split: {metric: row[f"{split}_{metric}"] for metric in metrics if f"{split}_{metric}" in row}
                 for split, metrics in template.items()}
 
     def _read_best(self, resumed: int) -> dict[str, Any] | None:
         path = os.path.join(self.run_dir, BEST_FILE)
-        if not os.path.exists(path):
+        if self.best_metric is None or not os.path.exists(path):
             return None
         with open(path, encoding="utf-8") as handle:
             best = json.load(handle)
@@ -281,6 +340,17 @@ def _reseed_dropout(model: keras.Model, step: int) -> None:
             generator.state.assign(np.array([state[0], step * 1000], dtype=state.dtype))
 
 
+def _logged_numbers(logs: dict[str, Any] | None) -> dict[str, float]:
+    return {name: float(value) for name, value in (logs or {}).items() if np.ndim(value) == 0}
+
+
+class _ReseedDropout(keras.callbacks.Callback):
+    """At each interval's start, the dropout masks are set from the step (`_reseed_dropout`)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        _reseed_dropout(self.model, int(self.model.optimizer.iterations.numpy()))
+
+
 class _KeepIntervalLogs(keras.callbacks.Callback):
     """Keeps the interval's training logs before the checkpoint, for a relaunch that must record them."""
 
@@ -290,8 +360,7 @@ class _KeepIntervalLogs(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
-        logs = {name: float(value) for name, value in (logs or {}).items() if np.ndim(value) == 0}
-        atomic_write_text(self.path, json.dumps({"step": step, "logs": logs}))
+        atomic_write_text(self.path, json.dumps({"step": step, "logs": _logged_numbers(logs)}))
 
 
 class _RecordEvaluation(keras.callbacks.Callback):
@@ -304,20 +373,19 @@ class _RecordEvaluation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.model.stop_training:  # NaN: nothing worth evaluating
             return
-        step = int(self.model.optimizer.iterations.numpy())
-        self.loop._record(step, {name: float(value) for name, value in (logs or {}).items()
-                                 if np.ndim(value) == 0})
+        self.loop._record(int(self.model.optimizer.iterations.numpy()), _logged_numbers(logs))
 
 
 def read_metrics(run_dir: str) -> list[dict[str, float]]:
-    """The rows of `run_dir/metrics.csv` (numbers; `step` an int), [] when there is none."""
+    """The rows of `run_dir/metrics.csv` (numbers: whole-number columns such as `step` as ints), [] when there
+    is none."""
     path = os.path.join(run_dir, METRICS_FILE)
     if not os.path.exists(path):
         return []
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    return [{name: (int(value) if name == "step" else float(value)) for name, value in row.items() if value != ""}
-            for row in rows]
+    return [{name: (int(value) if value.lstrip("-").isdigit() else float(value)) for name, value in row.items()
+             if value not in ("", "NA", None)} for row in rows]
 
 
 # ------------------------------------------------------------------ run folders
@@ -335,93 +403,71 @@ def check_input_survives_overwrite(path: str | None, output_dir: str, option: st
                          f"deletes; copy it elsewhere first, or choose another --output-dir.")
 
 
+_NEW_RUN_ALTERNATIVES = "use a new --output-dir, or pass --overwrite to discard that run"
+
+
 @contextlib.contextmanager
 def run_folder(run_dir: str, command: str, settings: dict[str, Any], *, overwrite: bool = False,
-               extra_outputs: Sequence[str] = ()) -> Iterator[dict[str, Any] | None]:
+               extra_outputs: Sequence[str] = (), state_dir: str = STATE_DIR, results_file: str = RESULTS_FILE,
+               alternatives: str = _NEW_RUN_ALTERNATIVES) -> Iterator[dict[str, Any] | None]:
     """Opens `run_dir` for one run of `command` (locked for the block).
 
-    Yields the results of a run that already finished there with the same
-    settings (the caller returns them without training), else None.
+    Yields the results (`results_file`, written last by `finish_run`) of a run
+    that already finished there with the same settings, else None.
     `overwrite` first deletes a previous run's outputs (`_RUN_OUTPUTS` and
     `extra_outputs`); otherwise a folder holding a run with other settings is
-    refused, naming each changed setting.
+    refused, naming each changed setting and then the `alternatives`. A new
+    folder whose run fails before its first checkpoint is removed again.
+
+    Args:
+        state_dir: where the run's `backup/` and `checkpoints/` are (see `TrainingLoop`).
     """
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise ValueError(f"--output-dir {run_dir} is a file; give a folder (new, or a run to resume).")
     created = not os.path.exists(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     try:
-        with _locked_run_folder(run_dir, command, settings, overwrite, extra_outputs) as finished:
+        if not os.access(run_dir, os.W_OK | os.X_OK):
+            raise PermissionError(13, "permission denied (the output folder is not writable)", run_dir)
+        with exclusive_run(run_dir, command):
+            if overwrite:
+                for name in (*_RUN_OUTPUTS, *extra_outputs):
+                    path = os.path.join(run_dir, name)
+                    if os.path.isdir(path):
+                        shutil.rmtree(path)
+                    elif os.path.exists(path):
+                        os.remove(path)
+            results_path = os.path.join(run_dir, results_file)
+            has_state = os.path.exists(results_path) or bool(saved_states(*state_folders(run_dir, state_dir)))
+            check_run_settings(run_dir, settings, has_state, command=command, alternatives=alternatives)
+            finished = None
+            if os.path.exists(results_path):
+                with open(results_path, encoding="utf-8") as handle:
+                    finished = json.load(handle)
+                logger.debug("%s holds a finished run with these settings (%s)", run_dir, results_file)
             yield finished
     except BaseException:
-        state = os.path.join(run_dir, STATE_DIR)
-        if created and not saved_states(os.path.join(state, "backup"), os.path.join(state, "checkpoints")):
+        if created and not saved_states(*state_folders(run_dir, state_dir)):
             shutil.rmtree(run_dir, ignore_errors=True)  # a new run that failed before its first checkpoint
         raise
 
 
-@contextlib.contextmanager
-def _locked_run_folder(run_dir: str, command: str, settings: dict[str, Any], overwrite: bool,
-                       extra_outputs: Sequence[str]) -> Iterator[dict[str, Any] | None]:
-    if not os.access(run_dir, os.W_OK | os.X_OK):
-        raise PermissionError(13, "permission denied (the output folder is not writable)", run_dir)
-    with exclusive_run(run_dir, command):
-        if overwrite:
-            for name in (*_RUN_OUTPUTS, *extra_outputs):
-                path = os.path.join(run_dir, name)
-                if os.path.isdir(path):
-                    shutil.rmtree(path)
-                elif os.path.exists(path):
-                    os.remove(path)
-        results_path = os.path.join(run_dir, RESULTS_FILE)
-        state = os.path.join(run_dir, STATE_DIR)
-        has_state = os.path.exists(results_path) or bool(
-            saved_states(os.path.join(state, "backup"), os.path.join(state, "checkpoints")))
-        _check_settings(run_dir, command, settings, has_state)
-        finished = None
-        if os.path.exists(results_path):
-            with open(results_path, encoding="utf-8") as handle:
-                finished = json.load(handle)
-            logger.info("%s already holds a finished run with these settings (%s); nothing to do", run_dir,
-                        RESULTS_FILE)
-        yield finished
-
-
-def _check_settings(run_dir: str, command: str, settings: dict[str, Any], has_state: bool) -> None:
-    """Records the settings of a new run; refuses to continue a run with other settings, naming each change."""
-    path = os.path.join(run_dir, SETTINGS_FILE)
-    settings = json.loads(json.dumps(settings))  # tuples -> lists, as they come back from the file
-    recorded = None
-    if os.path.exists(path):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                recorded = dict(json.load(handle)["settings"])
-        except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"{path} is not a readable settings record ({error}); delete it, or pass "
-                             "--overwrite to start the run again.") from None
-    if recorded is None or not has_state:
-        atomic_write_text(path, json.dumps({"command": command, "settings": settings}, indent=2) + "\n")
-        return
-    changes = describe_changes(recorded, settings)
-    if changes:
-        raise ValueError(f"{run_dir} holds an `{command}` run started with other settings: {'; '.join(changes)} "
-                         f"(recorded in {path}). Rerun with the recorded settings to resume it, use a new "
-                         "--output-dir, or pass --overwrite to discard that run.")
-
-
-def write_curves(run_dir: str, title: str) -> str | None:
-    """`curves.png` from `metrics.csv`: training losses (left) and dev metrics (right) against the step."""
+def write_curves(run_dir: str, title: str, plot: PlotCurves | None = None) -> str | None:
+    """`curves.png` from `metrics.csv`, drawn by `plot`; by default the training losses (left) and the dev
+    metrics (right) against the step."""
     from albert_tf.training.plots import plot_metric_curves
 
     rows = read_metrics(run_dir)
     if not rows:
         return None
+    metrics_path, curves_path = os.path.join(run_dir, METRICS_FILE), os.path.join(run_dir, CURVES_FILE)
+    if plot is not None:
+        return plot(metrics_path, curves_path, title)
     columns = list(rows[-1])
     # Evaluation columns are named `<split>_<metric>`, and every split is dev* or test*.
     evaluated = [name for name in columns if name.startswith(("dev", "test"))]
     losses = [name for name in columns if name.endswith("loss") and name not in evaluated]
-    return plot_metric_curves(os.path.join(run_dir, METRICS_FILE), os.path.join(run_dir, CURVES_FILE),
-                              left=losses, right=evaluated, title=title)
+    return plot_metric_curves(metrics_path, curves_path, left=losses, right=evaluated, title=title)
 
 
 # ----------------------------------------------------------------------- seeds
@@ -470,8 +516,6 @@ def run_seeds(settings: Any, run_one: Callable[[Any], dict[str, Any]]) -> dict[s
 # ------------------------------------------------------- shared run plumbing
 def check_common_settings(settings: Any) -> None:
     """Checks the fields fine-tuning and distillation share (learning rate, warm-up, dtype)."""
-    from albert_tf.training.pretraining import DTYPES
-
     if not 0.0 <= settings.warmup_proportion <= 1.0:
         raise ValueError(f"`warmup_proportion` must be in [0, 1]. Received: {settings.warmup_proportion}")
     if settings.learning_rate <= 0:
@@ -507,10 +551,12 @@ def settings_record(settings: Any, not_recorded: Sequence[str], paths: Sequence[
     return record
 
 
-def finish_run(run_dir: str, results: dict[str, Any], title: str) -> None:
-    """Writes the curves, then `eval_results.json`: last, so that it marks a finished run."""
+def finish_run(run_dir: str, results: dict[str, Any], title: str, *, results_file: str = RESULTS_FILE,
+               plot: PlotCurves | None = None) -> None:
+    """Writes the curves (`write_curves`), then `results` as `results_file`: last, so that it marks a
+    finished run."""
     try:
-        write_curves(run_dir, title)
-    except (ImportError, RuntimeError, ValueError) as error:  # a missing plot never fails a finished run
+        write_curves(run_dir, title, plot)
+    except (ImportError, RuntimeError, ValueError, KeyError) as error:  # a missing plot never fails a run
         logger.warning("could not plot %s: %s", CURVES_FILE, error)
-    atomic_write_text(os.path.join(run_dir, RESULTS_FILE), json.dumps(results, indent=2) + "\n")
+    atomic_write_text(os.path.join(run_dir, results_file), json.dumps(results, indent=2) + "\n")
