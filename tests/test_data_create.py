@@ -173,15 +173,19 @@ def test_interrupted_run_leaves_no_complete_looking_shard_and_resumes(tmp_path, 
     first_shard = records_dir / "part-00000-00000.tfrecord"
     first_shard_examples = sum(1 for _ in tf.data.TFRecordDataset(str(first_shard)))
     calls = {"count": 0}
-    original = creation.serialize_example
+    original = creation.write_tfrecords
 
-    def failing(features):
-        calls["count"] += 1
-        if calls["count"] > first_shard_examples + 5:  # inside the second shard
-            raise KeyboardInterrupt
-        return original(features)
+    def failing(handle, records):
+        def counted():
+            for record in records:
+                calls["count"] += 1
+                if calls["count"] > first_shard_examples + 5:  # inside the second shard
+                    raise KeyboardInterrupt
+                yield record
 
-    monkeypatch.setattr(creation, "serialize_example", failing)
+        original(handle, counted())
+
+    monkeypatch.setattr(creation, "write_tfrecords", failing)
     with pytest.raises(KeyboardInterrupt):
         create_pretraining_data([str(SAMPLE)], str(SPM), str(output), CONFIG, progress=False)
     finished = {p.name for p in output.glob("part-*.tfrecord")}
@@ -193,7 +197,7 @@ def test_interrupted_run_leaves_no_complete_looking_shard_and_resumes(tmp_path, 
     assert [os.path.basename(f) for f in record_files(str(output))] == [first_shard.name]
     for name in finished:  # whatever exists is whole
         assert (output / name).read_bytes() == (records_dir / name).read_bytes()
-    monkeypatch.setattr(creation, "serialize_example", original)
+    monkeypatch.setattr(creation, "write_tfrecords", original)
     stats = create_pretraining_data([str(SAMPLE)], str(SPM), str(output), CONFIG, progress=False)
     assert stats.resumed_shards == len(finished) and stats.written_shards == 3 - len(finished)
     for path in records_dir.glob("part-*.tfrecord"):

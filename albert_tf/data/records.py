@@ -20,6 +20,9 @@ order; for `nsp` 1 = B from another document, 0 = B follows A.
 
 from __future__ import annotations
 
+import struct
+from typing import BinaryIO, Iterable, Mapping
+
 import numpy as np
 
 from albert_tf.data.masking import MaskedTokens
@@ -68,18 +71,130 @@ def example_features(masked: MaskedTokens, type_ids: np.ndarray, label: int,
     }
 
 
-def serialize_example(features: dict[str, np.ndarray]) -> bytes:
-    """A `tf.train.Example` as bytes."""
-    import tensorflow as tf
+def serialize_example(features: Mapping[str, np.ndarray]) -> bytes:
+    """One `tf.train.Example` as bytes (see `serialize_examples`)."""
+    return serialize_examples({name: np.asarray(values)[None] for name, values in features.items()})[0]
 
-    feature = {}
-    for name, values in features.items():
+
+def serialize_examples(features: Mapping[str, np.ndarray]) -> list[bytes]:
+    """Serialized `tf.train.Example`s, one per row, without TensorFlow.
+
+    Args:
+        features: feature name -> [N, width] array; float arrays become
+            `float_list` (float32), the others `int64_list`.
+
+    Returns:
+        N byte strings, equal to TensorFlow's
+        `tf.train.Example(...).SerializeToString(deterministic=True)` of the
+        same rows (tested): features in sorted key order (deterministic map
+        order), packed values. Encoding is vectorized over all rows.
+    """
+    rows = {len(values) for values in features.values()}
+    if len(rows) > 1:
+        raise ValueError(f"every feature needs the same number of rows. Received: {sorted(rows)}")
+    count = rows.pop() if rows else 0
+    payloads = []  # per feature: (name, tag, bytes of all rows, offsets [N + 1])
+    for name in sorted(features):
+        values = np.asarray(features[name])
+        if values.ndim != 2:
+            raise ValueError(f"feature {name!r} must be [N, width]. Received shape {values.shape}")
         if values.dtype.kind == "f":
-            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values.tolist()))
+            data = np.ascontiguousarray(values, dtype="<f4")
+            offsets = np.arange(count + 1, dtype=np.int64) * (4 * values.shape[1])
+            payloads.append((name, _FLOAT_LIST_TAG, data.tobytes(), offsets.tolist()))
         else:
-            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values.tolist()))
-    # Protobuf map order is unspecified unless asked for: byte-identical output needs it.
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
+            data, row_sizes = _packed_varints(values.astype(np.int64, copy=False))
+            offsets = np.concatenate([[0], np.cumsum(row_sizes)])
+            payloads.append((name, _INT64_LIST_TAG, data, offsets.tolist()))
+
+    headers: dict[tuple[str, int], bytes] = {}  # (feature, payload size) -> the bytes before the payload
+    serialized = []
+    for row in range(count):
+        parts = []
+        for name, tag, data, offsets in payloads:
+            start, end = offsets[row], offsets[row + 1]
+            header = headers.get((name, end - start))
+            if header is None:
+                header = headers[name, end - start] = _feature_entry_header(name, tag, end - start)
+            parts.append(header)
+            parts.append(data[start:end])
+        body = b"".join(parts)
+        serialized.append(b"\x0a" + _varint(len(body)) + body)  # Example.features (field 1)
+    return serialized
+
+
+# Wire-format tags (field number << 3 | 2, length-delimited) of the Example messages.
+_FLOAT_LIST_TAG = 0x12  # Feature.float_list (field 2)
+_INT64_LIST_TAG = 0x1A  # Feature.int64_list (field 3)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _length_delimited(tag: int, payload_size: int) -> bytes:
+    return bytes([tag]) + _varint(payload_size)
+
+
+def _feature_entry_header(name: str, list_tag: int, payload_size: int) -> bytes:
+    """Everything of one `Features.feature` map entry before its packed values."""
+    key = name.encode("utf-8")
+    # Int64List / FloatList: field 1, packed (omitted when empty).
+    value_list = _length_delimited(0x0A, payload_size) if payload_size else b""
+    list_size = len(value_list) + payload_size
+    feature = _length_delimited(list_tag, list_size)  # Feature
+    entry_size = len(_length_delimited(0x0A, len(key))) + len(key) + len(feature) + list_size
+    entry_size += len(_length_delimited(0x12, len(feature) + list_size))
+    return (_length_delimited(0x0A, entry_size)  # Features.feature map entry (field 1)
+            + _length_delimited(0x0A, len(key)) + key  # entry key (field 1)
+            + _length_delimited(0x12, len(feature) + list_size)  # entry value (field 2)
+            + feature + value_list)
+
+
+def _packed_varints(values: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """Protobuf varints of [N, width] int64 values, row after row, and each row's size in bytes.
+
+    Negative values take 10 bytes (two's complement), as protobuf writes int64.
+    """
+    unsigned = values.view(np.uint64)
+    sizes = np.ones(values.shape, dtype=np.int64)
+    for shift in range(7, 64, 7):
+        sizes += (unsigned >> np.uint64(shift)) != 0
+    flat_unsigned, flat_sizes = unsigned.ravel(), sizes.ravel()
+    starts = np.cumsum(flat_sizes) - flat_sizes
+    out = np.empty(int(flat_sizes.sum()), dtype=np.uint8)
+    for byte in range(int(flat_sizes.max(initial=0))):
+        present = flat_sizes > byte
+        chunk = (flat_unsigned[present] >> np.uint64(7 * byte)) & np.uint64(0x7F)
+        more = (flat_sizes[present] > byte + 1).astype(np.uint64) << np.uint64(7)
+        out[starts[present] + byte] = (chunk | more).astype(np.uint8)
+    return out.tobytes(), sizes.sum(axis=1)
+
+
+def masked_crc32c(data: bytes) -> int:
+    """The masked CRC-32C that TFRecord framing stores (google-crc32c computes the CRC)."""
+    import google_crc32c
+
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def write_tfrecords(handle: BinaryIO, records: Iterable[bytes]) -> None:
+    """Writes `records` to an open binary file in the TFRecord format (uncompressed).
+
+    Each record: length (uint64 little-endian), masked CRC-32C of the length,
+    the data, masked CRC-32C of the data; the bytes `tf.io.TFRecordWriter`
+    writes (tested), without TensorFlow.
+    """
+    for record in records:
+        length = struct.pack("<Q", len(record))
+        handle.write(length + struct.pack("<I", masked_crc32c(length)) + record
+                     + struct.pack("<I", masked_crc32c(record)))
 
 
 def feature_spec(max_seq_length: int, max_predictions_per_seq: int) -> dict:

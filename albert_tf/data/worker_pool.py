@@ -1,0 +1,305 @@
+"""Worker processes, started once, that import only the albert_tf modules they use.
+
+`import albert_tf` loads TensorFlow and Keras (about 4 s, a few hundred MB):
+the package registers its Keras objects on import. Data workers need none of
+it: tokenizing, masking and writing records use SentencePiece and numpy
+(`albert_tf.data.records` writes TFRecords without TensorFlow). So a worker
+is a fresh interpreter (`python -c`, no fork of a parent that holds
+TensorFlow's threads) in which `albert_tf` is registered as a package whose
+`__init__` is not run; its submodules then import as usual, and only those a
+task needs are loaded (tested: no `tensorflow` or `keras` in a worker's
+`sys.modules` after writing a shard).
+
+Tasks and results travel pickled over the worker's stdin and stdout, each
+frame prefixed by its length; the worker's own stdout is moved to stderr so
+that a stray print cannot corrupt the stream. A worker exits when its stdin
+closes, and on Linux also when the parent dies (`PR_SET_PDEATHSIG`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import traceback
+from typing import IO, Any, Callable, Iterable, Iterator, TypeVar
+
+logger = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_HEADER = struct.Struct("<Q")
+# Runs in the worker: `albert_tf` as a package whose __init__ (TensorFlow, Keras) never runs.
+_BOOTSTRAP = """\
+import importlib.util, json, os, sys
+sys.path[:] = json.loads(sys.argv[1])
+spec = importlib.util.spec_from_file_location(
+    "albert_tf", os.path.join(sys.argv[2], "__init__.py"), submodule_search_locations=[sys.argv[2]])
+sys.modules["albert_tf"] = importlib.util.module_from_spec(spec)
+from albert_tf.data.worker_pool import serve
+serve(int(sys.argv[3]))
+"""
+
+
+class WorkerDiedError(RuntimeError):
+    """A worker process ended without answering (killed, out of memory, crashed)."""
+
+
+class LightProcessPool:
+    """`num_workers` processes that run `function(state, item)`, `state = initializer(*initargs)`.
+
+    `initializer`, `function`, items and results must be picklable, and the
+    functions must live in albert_tf modules that do not import TensorFlow
+    (or in other importable modules). Use as a context manager.
+
+    Args:
+        num_workers: processes to start (all at once, in parallel).
+        initializer: builds each worker's state once, in the worker.
+        initargs: its arguments.
+    """
+
+    def __init__(self, num_workers: int, initializer: Callable[..., Any], initargs: tuple = ()):
+        if num_workers < 1:
+            raise ValueError(f"`num_workers` must be >= 1. Received: num_workers={num_workers}")
+        self._processes: list[subprocess.Popen] = []
+        self._closed = False
+        try:
+            for _ in range(num_workers):
+                self._processes.append(subprocess.Popen(
+                    [sys.executable, "-c", _BOOTSTRAP, json.dumps(sys.path), _PACKAGE_DIR, str(os.getpid())],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                ))
+            for worker in range(num_workers):
+                self._send(worker, ("init", initializer, initargs))
+        except BaseException:
+            self.close(kill=True)
+            raise
+
+    @property
+    def pids(self) -> list[int]:
+        """The workers' process ids."""
+        return [process.pid for process in self._processes]
+
+    def imap_unordered(self, function: Callable[[Any, Item], Result], items: Iterable[Item],
+                       local: Callable[[Item], Result] | None = None) -> Iterator[Result]:
+        """`function(state, item)` for every item, each worker taking the next item when it is free.
+
+        Args:
+            function: what a worker runs on each item.
+            items: iterated under a lock (one thread at a time), lazily.
+            local: if given, this process works too, running `local(item)`
+                on the items it takes (between them it yields what the
+                workers finished). The caller then is one more worker, which
+                saves starting a process for it.
+
+        Yields:
+            Results in the order they finish. An exception raised by
+            `function` is raised here (same type and message; the worker's
+            traceback is attached as a note), and then no new item is taken.
+        """
+        source = _SharedIterator(items)
+        finished: queue.Queue = queue.Queue()
+
+        def feed(worker: int) -> None:
+            try:
+                for item in source:
+                    finished.put(("ok", self._call(worker, function, item)))
+            except BaseException as error:  # handed to the consuming thread, which raises it
+                source.stop()
+                finished.put(("error", error))
+            finally:
+                finished.put(("done", None))
+
+        feeders = [threading.Thread(target=feed, args=(worker,), name=f"albert-worker-{worker}", daemon=True)
+                   for worker in range(len(self._processes))]
+        for feeder in feeders:
+            feeder.start()
+        running = len(feeders)
+        try:
+            if local is not None:
+                for item in source:
+                    yield local(item)
+                    while not finished.empty():
+                        running -= yield from _unpack(finished.get())
+            while running:
+                running -= yield from _unpack(finished.get())
+        finally:
+            source.stop()
+
+    def loaded_modules(self) -> list[list[str]]:
+        """Each worker's `sys.modules` names (to check what a worker imported)."""
+        return [self._request(worker, ("modules",), None) for worker in range(len(self._processes))]
+
+    def close(self, kill: bool = False) -> None:
+        """Ends the workers: closes their input and waits (or kills them at once with `kill`)."""
+        if self._closed:
+            return
+        self._closed = True
+        for process in self._processes:
+            if kill:
+                process.kill()
+            try:
+                process.stdin.close()
+            except OSError:  # the worker is gone: its pipe is broken
+                pass
+        for process in self._processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                logger.warning("worker process %d did not exit; killing it", process.pid)
+                process.kill()
+                process.wait()
+            process.stdout.close()
+
+    def __enter__(self) -> "LightProcessPool":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # On an error (or Ctrl-C) the workers' unfinished tasks are of no use: kill them.
+        self.close(kill=exc_type is not None)
+
+    def _call(self, worker: int, function: Callable, item) -> Any:
+        return self._request(worker, ("call", function, item), item)
+
+    def _request(self, worker: int, message: tuple, item) -> Any:
+        process = self._processes[worker]
+        try:
+            _write_frame(process.stdin, message)
+            frame = _read_frame(process.stdout)
+        except (BrokenPipeError, ConnectionResetError, ValueError):  # ValueError: the pool closed the pipe
+            frame = None
+        if frame is None:
+            try:
+                code = process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                code = None
+            what = f" while working on {_describe(item)}" if item is not None else ""
+            raise WorkerDiedError(f"Worker process {process.pid} ended (exit code {code}){what}.")
+        kind, value = pickle.loads(frame)
+        if kind == "error":
+            raise value
+        return value
+
+    def _send(self, worker: int, message: tuple) -> None:
+        _write_frame(self._processes[worker].stdin, message)
+
+
+class _SharedIterator:
+    """An iterator that threads can share: one `next` at a time; `stop` ends it for all."""
+
+    def __init__(self, items: Iterable):
+        self._items = iter(items)
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self._lock:
+            if self._stopped:
+                raise StopIteration
+            try:
+                return next(self._items)
+            except BaseException:
+                self._stopped = True
+                raise
+
+    def stop(self) -> None:
+        self._stopped = True
+
+
+def _unpack(message: tuple):
+    """Yields a feeder's result; returns 1 when the feeder is done (0 otherwise)."""
+    kind, value = message
+    if kind == "error":
+        raise value
+    if kind == "done":
+        return 1
+    yield value
+    return 0
+
+
+def _describe(item) -> str:
+    text = getattr(item, "output_path", None) or repr(item)
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+def _read_frame(stream: IO[bytes]) -> bytes | None:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    return data if len(data) == size else None
+
+
+def _write_frame(stream: IO[bytes], message: tuple) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def serve(parent_pid: int) -> None:
+    """The worker's loop (run by the bootstrap): answers tasks from stdin on stdout until stdin closes."""
+    die_with_parent(parent_pid)
+    # Ctrl-C reaches the whole process group: the parent decides, the worker carries on until told.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    requests = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # prints go to stderr, not into the replies
+    state = None
+    while True:
+        frame = _read_frame(requests)
+        if frame is None:
+            return
+        request = pickle.loads(frame)
+        try:
+            if request[0] == "init":
+                _, initializer, initargs = request
+                state = initializer(*initargs)
+                continue
+            if request[0] == "modules":
+                reply: tuple = ("ok", sorted(sys.modules))
+            else:
+                _, function, item = request
+                reply = ("ok", function(state, item))
+        except Exception as error:  # sent to the parent, which raises it
+            error.add_note(f"(in worker process {os.getpid()})\n{traceback.format_exc()}")
+            reply = ("error", error)
+        try:
+            _write_frame(replies, reply)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            _write_frame(replies, ("error", RuntimeError(f"{reply[1]!r} (unpicklable: {error})")))
+        if request[0] == "init":  # an initializer that failed: nothing else can work
+            return
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Makes the kernel SIGKILL this process when its parent dies (Linux).
+
+    Without it, killing `albert create-data --num-workers N` could leave its
+    workers running. Elsewhere this is a no-op (the workers still exit when
+    their stdin closes).
+    """
+    import ctypes
+
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)

@@ -1,0 +1,166 @@
+"""`create-data` workers without TensorFlow: the TF-free record writer, the worker pool, and
+byte-identical output for any number of workers."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from albert_tf.data import create_pretraining_data as creation
+from albert_tf.data.create_pretraining_data import PretrainingDataConfig, create_pretraining_data
+from albert_tf.data.records import serialize_example, serialize_examples, write_tfrecords
+from albert_tf.data.worker_pool import LightProcessPool, WorkerDiedError
+from conftest import SHARED_DATA
+
+SPM = SHARED_DATA / "albert" / "spiece.model"
+SAMPLE = SHARED_DATA / "corpus" / "hf_sample_text.txt"
+needs_vocabulary = pytest.mark.skipif(not SPM.exists(), reason="needs ../shared/data (real ALBERT vocabulary)")
+
+CONFIG = PretrainingDataConfig(max_seq_length=48, max_predictions_per_seq=6, dupe_factor=3,
+                               documents_per_shard=2, seed=11)
+
+
+def tensorflow_example(row: dict[str, np.ndarray]) -> bytes:
+    feature = {}
+    for name, values in row.items():
+        if values.dtype.kind == "f":
+            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values.tolist()))
+        else:
+            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values.tolist()))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
+
+
+def test_serialized_examples_equal_tensorflows_bytes():
+    rng = np.random.default_rng(3)
+    rows = 50
+    features = {
+        # Names out of order, so that the sorted (deterministic) map order is exercised.
+        "zeta_ids": rng.integers(0, 2**40, (rows, 9)),
+        "alpha_weights": rng.normal(size=(rows, 4)).astype(np.float32),
+        "mid_ids": rng.integers(-(2**63), 2**63 - 1, (rows, 3), dtype=np.int64),  # negatives take 10 bytes
+        "small": rng.integers(0, 200, (rows, 130)),  # payloads past 127 bytes: two-byte lengths
+        "empty_ints": np.zeros((rows, 0), dtype=np.int64),
+        "empty_floats": np.zeros((rows, 0), dtype=np.float32),
+    }
+    features["zeta_ids"][0, :3] = [0, 127, 128]
+    ours = serialize_examples(features)
+    expected = [tensorflow_example({name: values[row] for name, values in features.items()}) for row in range(rows)]
+    assert ours == expected
+    assert serialize_example({name: values[7] for name, values in features.items()}) == expected[7]
+
+
+def test_tfrecord_framing_equals_tensorflows_writer(tmp_path):
+    records = [b"", b"x", os.urandom(300), os.urandom(70_000)]
+    ours = io.BytesIO()
+    write_tfrecords(ours, records)
+    with tf.io.TFRecordWriter(str(tmp_path / "tf.tfrecord")) as writer:
+        for record in records:
+            writer.write(record)
+    assert ours.getvalue() == (tmp_path / "tf.tfrecord").read_bytes()
+    (tmp_path / "ours.tfrecord").write_bytes(ours.getvalue())
+    assert [r.numpy() for r in tf.data.TFRecordDataset(str(tmp_path / "ours.tfrecord"))] == records
+
+
+def corpus_of_units(tmp_path, copies: int = 4):
+    """Two input files of 3 * copies documents each: 2 * ceil(3 * copies / 2) units of CONFIG."""
+    text = SAMPLE.read_text(encoding="utf-8").strip()
+    paths = []
+    for index in range(2):
+        path = tmp_path / f"corpus-{index}.txt"
+        path.write_text("\n\n".join([text] * copies) + "\n", encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+def shards(directory):
+    return {path.name: path.read_bytes() for path in sorted(directory.glob("part-*.tfrecord"))}
+
+
+@needs_vocabulary
+def test_one_two_and_three_workers_write_identical_bytes(tmp_path):
+    inputs = corpus_of_units(tmp_path)
+    outputs = {}
+    for workers in (1, 2, 3):
+        output = tmp_path / f"workers-{workers}"
+        stats = create_pretraining_data(inputs, str(SPM), str(output), CONFIG, num_workers=workers, progress=False)
+        assert stats.written_shards == 12 and stats.examples > 0
+        outputs[workers] = (shards(output), stats)
+    one, stats_one = outputs[1]
+    assert len(one) == 12
+    for workers in (2, 3):
+        assert outputs[workers][0] == one, f"{workers} workers wrote other bytes than 1"
+        assert outputs[workers][1] == stats_one
+    # The shards are real records: TensorFlow reads them.
+    first = next(iter(tf.data.TFRecordDataset(str(tmp_path / "workers-1" / "part-00000-00000.tfrecord"))))
+    parsed = tf.train.Example.FromString(first.numpy())
+    assert len(parsed.features.feature["input_word_ids"].int64_list.value) == CONFIG.max_seq_length
+
+
+@needs_vocabulary
+def test_worker_processes_do_not_import_tensorflow(tmp_path):
+    inputs = corpus_of_units(tmp_path, copies=1)
+    in_process = tmp_path / "in-process"
+    create_pretraining_data(inputs[:1], str(SPM), str(in_process), CONFIG, progress=False)
+
+    output = tmp_path / "pool"
+    os.makedirs(output / creation.UNIT_STATS_DIR)
+    documents = list(creation.read_raw_documents(inputs[0]))[:2]
+    unit = creation._Unit(0, 0, documents, str(output / "part-00000-00000.tfrecord"))
+    with LightProcessPool(2, creation._WorkerState.create, (str(SPM), CONFIG)) as pool:
+        results = list(pool.imap_unordered(creation._write_unit_in_worker, [unit]))
+        loaded = pool.loaded_modules()
+    assert results[0].examples > 0
+    assert (output / "part-00000-00000.tfrecord").read_bytes() == (
+        in_process / "part-00000-00000.tfrecord").read_bytes()
+    for modules in loaded:
+        assert "albert_tf.data.create_pretraining_data" in modules and "sentencepiece" in modules
+        heavy = sorted(name for name in modules if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
+        assert not heavy, f"a worker imported {heavy[:5]}"
+        assert "albert_tf.backbone" not in modules, "albert_tf's package __init__ ran in a worker"
+
+
+@needs_vocabulary
+def test_the_light_bootstrap_alone_keeps_tensorflow_out(tmp_path):
+    # The same check from outside any pool: a fresh interpreter that imports the worker modules
+    # the way a worker does (albert_tf registered without running its __init__).
+    from albert_tf.data import worker_pool
+
+    code = worker_pool._BOOTSTRAP.split("from albert_tf.data.worker_pool import serve")[0] + (
+        "import albert_tf.data.create_pretraining_data as creation\n"
+        f"creation._WorkerState.create({str(SPM)!r}, creation.PretrainingDataConfig())\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('tensorflow', 'keras')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, json.dumps(sys.path), worker_pool._PACKAGE_DIR],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
+@needs_vocabulary
+def test_an_error_in_a_worker_is_raised_in_the_parent(tmp_path):
+    documents = list(creation.read_raw_documents(str(SAMPLE)))[:1]
+    missing = tmp_path / "no-such-folder" / "part-00000-00000.tfrecord"
+    unit = creation._Unit(0, 0, documents, str(missing))
+    with LightProcessPool(1, creation._WorkerState.create, (str(SPM), CONFIG)) as pool:
+        with pytest.raises(FileNotFoundError, match="no-such-folder") as raised:
+            list(pool.imap_unordered(creation._write_unit_in_worker, [unit]))
+    assert any("in worker process" in note for note in getattr(raised.value, "__notes__", []))
+
+
+@needs_vocabulary
+def test_a_killed_worker_is_reported_not_waited_for(tmp_path):
+    documents = list(creation.read_raw_documents(str(SAMPLE)))[:1]
+    unit = creation._Unit(0, 0, documents, str(tmp_path / "part-00000-00000.tfrecord"))
+    with LightProcessPool(1, creation._WorkerState.create, (str(SPM), CONFIG)) as pool:
+        os.kill(pool.pids[0], signal.SIGKILL)
+        with pytest.raises(WorkerDiedError, match=r"ended \(exit code -9\) while working on .*part-00000-00000"):
+            list(pool.imap_unordered(creation._write_unit_in_worker, [unit]))
+    assert not (tmp_path / "part-00000-00000.tfrecord").exists()
