@@ -39,7 +39,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--sentence-task", choices=SENTENCE_TASKS, default=defaults.sentence_task,
                         help="sop: ALBERT's sentence order; nsp: BERT's next sentence, negatives from another "
                              "document of the same --documents-per-shard block (for ablations)")
-    parser.add_argument("--num-workers", type=int, default=1, help="processes on this machine")
+    parser.add_argument("--num-workers", type=int, default=1,
+                        help="processes on this machine: this one and N-1 worker processes that do not load "
+                             "TensorFlow (output is the same bytes for any N)")
     parser.add_argument("--num-shards", type=int, default=1, help="jobs sharing the work (cluster job array)")
     parser.add_argument("--shard-index", type=int, default=0, help="this job's index in [0, num-shards)")
     parser.add_argument("--skip-invalid-utf8", action="store_true",

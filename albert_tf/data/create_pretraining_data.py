@@ -172,7 +172,8 @@ def create_pretraining_data(
         spm_model: the SentencePiece model of the vocabulary.
         output_dir: receives `part-*.tfrecord`, `metadata.json` and a stats file.
         config: sequence and masking settings.
-        num_workers: processes on this machine.
+        num_workers: processes on this machine: this one and
+            `num_workers - 1` worker processes that do not import TensorFlow.
         num_shards: jobs splitting the work (e.g. a cluster job array).
         shard_index: this job's index in [0, num_shards).
         skip_invalid_utf8: skip (and count) lines that are not UTF-8 instead
