@@ -65,6 +65,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_tf.backbone import INPUT_NAMES
+from albert_tf.export.full_int8 import quantize_int8
 from albert_tf.export.heads import ModelKind, check_kind, check_seq_length, serving_outputs
 
 QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
@@ -168,11 +169,8 @@ def convert_ids_model(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "fp16":
         converter.target_spec.supported_types = [tf.float16]
-    elif quantize == "int8":
-        converter.representative_dataset = lambda: ({k: np.asarray(v) for k, v in x.items()}
-                                                    for x in representative_data())
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    flatbuffer = converter.convert()
+    # int8: int8 FULLY_CONNECTED / GATHER, float where XNNPACK lacks int8 kernels (export/full_int8.py).
+    flatbuffer = quantize_int8(converter, representative_data) if quantize == "int8" else converter.convert()
     names = sorted(input_tensor_names(flatbuffer))
     if names != sorted(TENSOR_NAMES.values()):
         raise RuntimeError(f"Converted input tensors are named {names}, expected {sorted(TENSOR_NAMES.values())}.")
