@@ -1,112 +1,233 @@
-"""Pretraining-data creation speed: `albert create-data` beside the original script.
+"""Pretraining-data creation speed: `albert create-data` with 1 and 2 workers, beside the original script.
 
-Both run as whole processes on the same text (one sentence per line, a blank
+All run as whole processes on the same text (one sentence per line, a blank
 line between documents), with the same settings (seq 128, 20 predictions,
-dupe factor 5, the real ALBERT vocabulary). The Wikipedia excerpt is first
-extracted to such text with albert_tf's reader (timed separately), because the
-original script reads only text.
+dupe factor 5, 16 documents per shard, the real ALBERT vocabulary). The
+Wikipedia excerpt is first extracted to such text with albert_tf's reader
+(not timed here; `--text` reuses an extracted file), because the original
+script reads only text.
 
-The original google-research `create_pretraining_data.py` runs under TF 2.20
-once `tensorflow_hub` (imported but unused with a SentencePiece vocabulary)
-resolves: give `--original-repo` (a checkout of google-research/albert) and,
-if needed, `--original-pythonpath` (a folder with a stub `tensorflow_hub.py`).
-Neither is part of this project.
+Each run is timed twice: the whole process (wall, what a user waits), and
+inside it from the end of `import albert_tf` (which loads TensorFlow, ~4 s
+that a second worker cannot share) to the end of the command ("after
+start-up"). The speed-up of 2 workers is the ratio of the medians. Every
+run's `part-*.tfrecord` files are hashed: 1 and 2 workers must give the
+same bytes, and so must the code before this change (`--before-src`).
 
-Usage:
-    python benchmarks/create_data.py [--original-repo ../peers/albert --original-pythonpath ../peers/shim]
+Optional peers, neither part of this project:
+
+* `--before-src DIR`: an earlier albert_tf, e.g.
+  `mkdir DIR && git archive 7340e0a albert_tf | tar -x -C DIR` (the commit
+  before the TensorFlow-free workers), timed the same way;
+* `--original-repo`: a checkout of google-research/albert, whose
+  `create_pretraining_data.py` runs under TF 2.20 once `tensorflow_hub`
+  (imported but unused with a SentencePiece vocabulary) resolves: give
+  `--original-pythonpath` a folder with an empty `tensorflow_hub.py`.
+
+Usage (times under the machine's exclusive CPU lock):
+    flock -x /tmp/albert-cpu.lock python benchmarks/create_data.py \\
+        [--text corpus.txt] [--before-src DIR] [--original-repo ../peers/albert --original-pythonpath ../peers/shim]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import pathlib
+import shlex
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-DEFAULT_CORPUS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "corpus" / (
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "corpus" / (
     "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")
-DEFAULT_SPM = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "albert" / "spiece.model"
-SETTINGS = dict(max_seq_length=128, max_predictions_per_seq=20, dupe_factor=5)
+DEFAULT_SPM = ROOT.parent / "shared" / "data" / "albert" / "spiece.model"
+RESULTS = ROOT / "benchmarks" / "results" / "create_data.md"
+SETTINGS = dict(max_seq_length=128, max_predictions_per_seq=20, dupe_factor=5, documents_per_shard=16)
+# Runs `albert` in this process, timing what follows `import albert_tf` (TensorFlow).
+DRIVER = """\
+import json, sys, time
+start = time.perf_counter()
+from albert_tf.cli.main import main
+imported = time.perf_counter()
+code = main(sys.argv[2:])
+json.dump({"import_s": imported - start, "after_import_s": time.perf_counter() - imported,
+           "albert_tf": sys.modules["albert_tf"].__file__}, open(sys.argv[1], "w"))
+sys.exit(code)
+"""
 
 
-def count_records(paths):
-    import tensorflow as tf
+def count_records(paths) -> int:
+    """Records in TFRecord files, by walking their length fields (no TensorFlow)."""
+    count = 0
+    for path in paths:
+        data = pathlib.Path(path).read_bytes()
+        offset = 0
+        while offset < len(data):
+            (length,) = struct.unpack_from("<Q", data, offset)
+            offset += 12 + length + 4
+            count += 1
+    return count
 
-    return sum(1 for path in paths for _ in tf.data.TFRecordDataset(str(path)))
+
+def digest(paths) -> str:
+    sha = hashlib.sha256()
+    for path in paths:
+        sha.update(path.name.encode() + b"\0" + path.read_bytes())
+    return sha.hexdigest()
 
 
-def timed(command, env=None):
+def run_ours(source: pathlib.Path, text, spm_model, output, workers, env):
+    timing = output.with_suffix(".json")
+    command = [sys.executable, "-c", DRIVER, str(timing), "create-data", "--input", str(text),
+               "--spm-model", str(spm_model), "--output-dir", str(output), "--no-progress",
+               "--num-workers", str(workers)]
+    for name, value in SETTINGS.items():
+        command += [f"--{name.replace('_', '-')}", str(value)]
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start
+    subprocess.run(command, check=True, cwd=source, env=env, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    inside = json.loads(timing.read_text())
+    if not pathlib.Path(inside["albert_tf"]).resolve().is_relative_to(source.resolve()):
+        raise RuntimeError(f"{source}: the run imported albert_tf from {inside['albert_tf']}")
+    shards = sorted(output.glob("part-*.tfrecord"))
+    examples = json.loads((output / "stats-000-of-001.json").read_text())["examples"]
+    return wall, inside["after_import_s"], inside["import_s"], examples, digest(shards)
+
+
+def measure(name, source, text, spm_model, work, repeats, env):
+    """{workers: row} for one albert_tf source tree."""
+    rows = {}
+    for workers in (1, 2):
+        runs = [run_ours(source, text, spm_model, work / f"{name}-{workers}-{repeat}", workers, env)
+                for repeat in range(repeats)]
+        digests = {run[4] for run in runs}
+        rows[workers] = dict(
+            wall=statistics.median(run[0] for run in runs),
+            after_startup=statistics.median(run[1] for run in runs),
+            startup=statistics.median(run[2] for run in runs),
+            examples=runs[0][3], digest=digests.pop() if len(digests) == 1 else "differ between runs",
+            walls=[run[0] for run in runs],
+        )
+        print(f"{name}, {workers} worker(s): wall {rows[workers]['walls']}, after start-up "
+              f"{[round(run[1], 2) for run in runs]}", file=sys.stderr)
+    return rows
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser.add_argument("--text", help="the corpus as text; extracted from --corpus when missing")
     parser.add_argument("--spm-model", default=str(DEFAULT_SPM))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--before-src", help="folder holding an earlier albert_tf/ to time beside this one")
+    parser.add_argument("--before-label", default="before", help="what --before-src is (e.g. a commit)")
     parser.add_argument("--original-repo", help="checkout of google-research/albert (optional)")
     parser.add_argument("--original-pythonpath", default="", help="extra PYTHONPATH for the original (stubs)")
+    parser.add_argument("--original-repeats", type=int, default=3)
+    parser.add_argument("--output", default=str(RESULTS), help="the Markdown results file")
     args = parser.parse_args()
 
-    from albert_tf.data.documents import read_documents
-
     work = pathlib.Path(tempfile.mkdtemp(prefix="albert-bench-"))
-    start = time.perf_counter()
-    text = work / "corpus.txt"
-    with open(text, "w", encoding="utf-8") as handle:
-        for document in read_documents(args.corpus):
-            handle.write("\n".join(document) + "\n\n")
-    extraction = time.perf_counter() - start
-    print(f"extracted {args.corpus} to text in {extraction:.1f} s", file=sys.stderr)
+    text = pathlib.Path(args.text) if args.text else work / "corpus.txt"
+    if not text.exists():
+        sys.path.insert(0, str(ROOT))
+        from albert_tf.data.documents import read_documents
 
-    quiet = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    startup = statistics.median(timed([sys.executable, "-c", "import albert_tf"], quiet) for _ in range(3))
-    rows = []
-    for workers in (1, 2):
-        seconds, examples = [], 0
-        for repeat in range(args.repeats):
-            output = work / f"ours-{workers}-{repeat}"
-            seconds.append(timed([
-                sys.executable, "-m", "albert_tf.cli.main", "create-data", "--input", str(text),
-                "--spm-model", args.spm_model, "--output-dir", str(output), "--no-progress",
-                "--num-workers", str(workers), "--documents-per-shard", "16",
-                "--max-seq-length", str(SETTINGS["max_seq_length"]),
-                "--max-predictions-per-seq", str(SETTINGS["max_predictions_per_seq"]),
-                "--dupe-factor", str(SETTINGS["dupe_factor"]),
-            ], quiet))
-            examples = count_records(sorted(output.glob("part-*.tfrecord")))
-        rows.append((f"albert_tf create-data, {workers} worker(s)", statistics.median(seconds), examples))
+        with open(text, "w", encoding="utf-8") as handle:
+            for document in read_documents(args.corpus):
+                handle.write("\n".join(document) + "\n\n")
+    quiet = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    quiet.pop("PYTHONPATH", None)
 
+    after = measure("after", ROOT, text, args.spm_model, work, args.repeats, quiet)
+    before = (measure("before", pathlib.Path(args.before_src), text, args.spm_model, work, args.repeats, quiet)
+              if args.before_src else None)
+
+    original = None
     if args.original_repo:
         repo = pathlib.Path(args.original_repo).resolve()
         env = dict(quiet, PYTHONPATH=os.pathsep.join(filter(None, [args.original_pythonpath, str(repo.parent)])))
         seconds = []
-        for repeat in range(args.repeats):
+        for repeat in range(args.original_repeats):
             output = work / f"original-{repeat}.tfrecord"
-            seconds.append(timed([
+            start = time.perf_counter()
+            subprocess.run([
                 sys.executable, "-m", f"{repo.name}.create_pretraining_data", f"--input_file={text}",
                 f"--output_file={output}", f"--spm_model_file={args.spm_model}", f"--vocab_file={args.spm_model}",
                 f"--max_seq_length={SETTINGS['max_seq_length']}",
                 f"--max_predictions_per_seq={SETTINGS['max_predictions_per_seq']}",
                 f"--dupe_factor={SETTINGS['dupe_factor']}", "--do_lower_case=True",
-            ], env))
-        rows.append(("google-research create_pretraining_data.py (1 process)", statistics.median(seconds),
-                     count_records([work / "original-0.tfrecord"])))
+            ], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=work)
+            seconds.append(time.perf_counter() - start)
+        original = (statistics.median(seconds), count_records([work / "original-0.tfrecord"]), args.original_repeats)
 
-    print(f"\nPretraining data from {pathlib.Path(args.corpus).name}: seq {SETTINGS['max_seq_length']}, "
-          f"dupe factor {SETTINGS['dupe_factor']}, median of {args.repeats} whole-process runs; "
-          f"process start-up (import albert_tf / TensorFlow) {startup:.1f} s\n")
-    print("| implementation | wall s | examples | examples/s (wall) | examples/s (after start-up) |")
-    print("|---|---|---|---|---|")
-    for name, seconds, examples in rows:
-        print(f"| {name} | {seconds:.1f} | {examples:,} | {examples / seconds:,.0f} | "
-              f"{examples / max(seconds - startup, 1e-9):,.0f} |")
+    report = render(args, after, before, original)
+    print(report)
+    pathlib.Path(args.output).write_text(report, encoding="utf-8")
+
+
+def render(args, after, before, original) -> str:
+    def cell(rows, workers, key, digits=1):
+        return f"{rows[workers][key]:.{digits}f}" if rows else "-"
+
+    def speedup(rows, key):
+        return f"{rows[1][key] / rows[2][key]:.2f}x" if rows else "-"
+
+    label = args.before_label
+    lines = [
+        "# create-data: 1 worker vs 2 workers",
+        "",
+        f"Command: `flock -x /tmp/albert-cpu.lock python benchmarks/create_data.py"
+        f"{' --before-src DIR --before-label ' + shlex.quote(label) if before else ''}"
+        f"{' --original-repo ... --original-pythonpath ...' if original else ''}` "
+        f"({os.cpu_count()} CPU cores).",
+        "",
+        f"Corpus: {pathlib.Path(args.corpus).name} as text; seq {SETTINGS['max_seq_length']}, "
+        f"{SETTINGS['max_predictions_per_seq']} predictions, dupe factor {SETTINGS['dupe_factor']}, "
+        f"{SETTINGS['documents_per_shard']} documents per shard. Median of {args.repeats} whole-process runs. "
+        "*After start-up*: timed inside the process from the end of `import albert_tf` (TensorFlow, "
+        f"median {after[1]['startup']:.1f} s) to the end of the command.",
+        "",
+        f"| seconds (median) | {label}: 1 worker | {label}: 2 workers | now: 1 worker | now: 2 workers |",
+        "|---|---|---|---|---|",
+        f"| wall (whole process) | {cell(before, 1, 'wall')} | {cell(before, 2, 'wall')} | "
+        f"{cell(after, 1, 'wall')} | {cell(after, 2, 'wall')} |",
+        f"| after start-up | {cell(before, 1, 'after_startup', 2)} | {cell(before, 2, 'after_startup', 2)} | "
+        f"{cell(after, 1, 'after_startup', 2)} | {cell(after, 2, 'after_startup', 2)} |",
+        "",
+        f"| speed-up of 2 workers over 1 | {label} | now |",
+        "|---|---|---|",
+        f"| wall (whole process) | {speedup(before, 'wall')} | {speedup(after, 'wall')} |",
+        f"| after start-up | {speedup(before, 'after_startup')} | {speedup(after, 'after_startup')} |",
+        "",
+        f"Examples: {after[1]['examples']:,}. Output bytes (sha256 over all shards): now, 1 worker "
+        f"`{after[1]['digest'][:16]}`, 2 workers `{after[2]['digest'][:16]}`"
+        + (f"; {label}, 1 worker `{before[1]['digest'][:16]}`, 2 workers `{before[2]['digest'][:16]}`"
+           if before else "") + ".",
+    ]
+    identical = {after[1]["digest"], after[2]["digest"]} | ({before[1]["digest"], before[2]["digest"]} if before else set())
+    lines.append("All identical." if len(identical) == 1 else "**The outputs differ.**")
+    if original:
+        seconds, examples, repeats = original
+        lines += [
+            "",
+            "| reference | wall s | examples | examples/s (wall) |",
+            "|---|---|---|---|",
+            f"| google-research create_pretraining_data.py (1 process, median of {repeats}) | {seconds:.1f} | "
+            f"{examples:,} | {examples / seconds:,.0f} |",
+            f"| albert_tf create-data now, 1 worker | {after[1]['wall']:.1f} | {after[1]['examples']:,} | "
+            f"{after[1]['examples'] / after[1]['wall']:,.0f} |",
+            f"| albert_tf create-data now, 2 workers | {after[2]['wall']:.1f} | {after[2]['examples']:,} | "
+            f"{after[2]['examples'] / after[2]['wall']:,.0f} |",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
