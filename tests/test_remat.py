@@ -49,10 +49,13 @@ def test_gradients_with_remat_equal_those_without(sharing, graph):
     remat_loss, remat_gradients = _loss_and_gradients(rematerialized, inputs, graph)
     assert remat_loss == pytest.approx(loss, rel=1e-6)
     assert len(gradients) == len(remat_gradients) == len(plain.trainable_variables)
+    # The attention key bias's exact gradient is 0 (softmax ignores a shift shared by all keys): both sides
+    # are rounding noise there, so no variable's tolerance goes below a thousandth of the largest gradient.
+    scale = max(np.abs(gradient).max() for gradient in gradients)
     for variable, gradient, remat_gradient in zip(plain.trainable_variables, gradients, remat_gradients):
         assert np.abs(gradient).max() > 0, variable.path
-        np.testing.assert_allclose(remat_gradient, gradient, rtol=1e-4, atol=1e-5 * np.abs(gradient).max(),
-                                   err_msg=variable.path)
+        np.testing.assert_allclose(remat_gradient, gradient, rtol=1e-4,
+                                   atol=1e-5 * max(np.abs(gradient).max(), 1e-3 * scale), err_msg=variable.path)
 
 
 def test_the_shared_layer_runs_again_in_the_backward_pass_only_with_remat(tiny_config, monkeypatch):
