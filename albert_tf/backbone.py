@@ -12,7 +12,8 @@ import keras
 from keras import ops
 
 from albert_tf.config import AlbertConfig
-from albert_tf.layers import AlbertEmbeddings, AlbertFeedForward, AlbertSelfAttention, AlbertTransformerLayer
+from albert_tf.layers import (AlbertEmbeddings, AlbertFeedForward, AlbertLayerNorm, AlbertSelfAttention,
+                              AlbertTransformerLayer)
 
 INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 
@@ -292,7 +293,7 @@ def _transformer_stack(config: AlbertConfig, dtype_policy, remat: bool = False) 
         return groups, layers_by_depth, []
 
     def layer_norm(name: str) -> keras.layers.LayerNormalization:
-        return keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, dtype=dtype_policy, name=name)
+        return AlbertLayerNorm(epsilon=config.layer_norm_eps, dtype=dtype_policy, name=name)
 
     # One shared block per (group, inner position), built here (outside any
     # layer's name scope) so its variables are named after it, not after the

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from albert_tf.layers.layer_norm import AlbertLayerNorm
+
 
 @keras.saving.register_keras_serializable(package="albert_tf")
 class AlbertEmbeddings(keras.layers.Layer):
@@ -58,7 +60,7 @@ class AlbertEmbeddings(keras.layers.Layer):
             type_vocab_size, embedding_size, embeddings_initializer=initializer,
             dtype=self.dtype_policy, name="type_embeddings",
         )
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = AlbertLayerNorm(
             epsilon=layer_norm_eps, dtype=self.dtype_policy, name="layer_norm"
         )
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="dropout")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
+from keras import ops
 
-from albert_tf.activations import get_activation
+from albert_tf.activations import get_activation, gelu_tanh_of_biased, training_activation
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -26,6 +28,7 @@ class AlbertFeedForward(keras.layers.Layer):
         self.activation = activation
         self.initializer_range = initializer_range
         self._activation_fn = get_activation(activation)
+        self._training_activation_fn = training_activation(activation)
 
         initializer = keras.initializers.TruncatedNormal(stddev=initializer_range)
         self.intermediate = keras.layers.Dense(
@@ -40,9 +43,21 @@ class AlbertFeedForward(keras.layers.Layer):
         self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_size,))
         self.built = True
 
-    def call(self, hidden):
-        # hidden: [B, T, H] -> [B, T, I] -> [B, T, H]
-        return self.output_dense(self._activation_fn(self.intermediate(hidden)))
+    def call(self, hidden, training=None):
+        # hidden: [B, T, H] -> [B, T, I] -> [B, T, H]. Training takes the activation with the cheaper
+        # gradient; inference and export trace the plain layers.
+        if not training:
+            return self.output_dense(self._activation_fn(self.intermediate(hidden)))
+        if self.activation == "gelu_tanh" and keras.backend.backend() == "tensorflow":
+            # The intermediate layer's matmul, then its bias add and GELU with one fused gradient.
+            # (A 2-D matmul: a rank-3 one broadcasts the kernel, and its gradient then sums over the batch.)
+            kernel = ops.cast(self.intermediate.kernel, self.compute_dtype)
+            rows = tf.matmul(tf.reshape(hidden, [-1, self.hidden_size]), kernel)
+            pre_activation = tf.reshape(rows, tf.concat([tf.shape(hidden)[:-1], [self.intermediate_size]], 0))
+            activated = gelu_tanh_of_biased(pre_activation, tf.identity(self.intermediate.bias.value))
+        else:
+            activated = self._training_activation_fn(self.intermediate(hidden))
+        return self.output_dense(activated)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.hidden_size,)

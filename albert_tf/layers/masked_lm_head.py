@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from albert_tf.activations import get_activation
+from albert_tf.layers.layer_norm import AlbertLayerNorm
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -40,7 +41,7 @@ class AlbertMaskedLMHead(keras.layers.Layer):
             embedding_size, kernel_initializer=keras.initializers.TruncatedNormal(stddev=initializer_range),
             dtype=self.dtype_policy, name="transform",
         )
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = AlbertLayerNorm(
             epsilon=layer_norm_eps, dtype=self.dtype_policy, name="layer_norm"
         )
 

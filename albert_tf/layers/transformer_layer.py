@@ -6,6 +6,7 @@ import keras
 
 from albert_tf.layers.attention import AlbertSelfAttention
 from albert_tf.layers.feed_forward import AlbertFeedForward
+from albert_tf.layers.layer_norm import AlbertLayerNorm
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -43,9 +44,9 @@ class AlbertTransformerLayer(keras.layers.Layer):
                  attention_probs_dropout_prob: float = 0.0, initializer_range: float = 0.02,
                  layer_norm_eps: float = 1e-12,
                  attention: AlbertSelfAttention | None = None,
-                 attention_layer_norm: keras.layers.LayerNormalization | None = None,
+                 attention_layer_norm: AlbertLayerNorm | None = None,
                  feed_forward: AlbertFeedForward | None = None,
-                 feed_forward_layer_norm: keras.layers.LayerNormalization | None = None,
+                 feed_forward_layer_norm: AlbertLayerNorm | None = None,
                  **kwargs):
         super().__init__(**kwargs)
         for block, norm, name in ((attention, attention_layer_norm, "attention"),
@@ -70,7 +71,7 @@ class AlbertTransformerLayer(keras.layers.Layer):
                 hidden_size, num_attention_heads, initializer_range=initializer_range,
                 dropout=attention_probs_dropout_prob, dtype=policy, name="attention",
             )
-            attention_layer_norm = keras.layers.LayerNormalization(
+            attention_layer_norm = AlbertLayerNorm(
                 epsilon=layer_norm_eps, dtype=policy, name="attention_layer_norm"
             )
         if feed_forward is None:
@@ -78,7 +79,7 @@ class AlbertTransformerLayer(keras.layers.Layer):
                 hidden_size, intermediate_size, activation=hidden_act,
                 initializer_range=initializer_range, dtype=policy, name="feed_forward",
             )
-            feed_forward_layer_norm = keras.layers.LayerNormalization(
+            feed_forward_layer_norm = AlbertLayerNorm(
                 epsilon=layer_norm_eps, dtype=policy, name="feed_forward_layer_norm"
             )
         # The assignment order fixes the weight order (and checkpoint layout): keep it.
@@ -101,7 +102,7 @@ class AlbertTransformerLayer(keras.layers.Layer):
         # hidden: [B, T, H]; attention_bias: [B, 1, 1, T].
         attended = self.attention(hidden, attention_bias, training=training)
         hidden = self.attention_layer_norm(hidden + self.attention_dropout(attended, training=training))
-        transformed = self.feed_forward(hidden)
+        transformed = self.feed_forward(hidden, training=training)
         return self.feed_forward_layer_norm(hidden + self.feed_forward_dropout(transformed, training=training))
 
     def compute_output_shape(self, input_shape):
