@@ -54,6 +54,9 @@ class DemoSettings:
         steps_per_checkpoint: pretraining steps between checkpoints and held-out evaluations.
         batch_size: pretraining batch.
         learning_rate: peak LAMB learning rate.
+        pretraining_dtype: `auto` (mixed_bfloat16 on a CPU with native bfloat16, where it is measured
+            1.4x faster with the same curves: benchmarks/results/bf16_curves.md; float32 elsewhere) or a
+            dtype policy. The run records the policy it resolved to.
         finetune_learning_rates: the grid each classifier is fine-tuned with; chosen on dev.
         finetune_epochs: fine-tuning epochs (dev evaluated after each; the best kept).
         finetune_batch_size: fine-tuning batch.
@@ -78,6 +81,7 @@ class DemoSettings:
     steps_per_checkpoint: int = 200
     batch_size: int = 32
     learning_rate: float = 0.005
+    pretraining_dtype: str = "auto"
     finetune_learning_rates: tuple[float, ...] = (3e-4, 1e-3)
     finetune_epochs: int = 2
     finetune_batch_size: int = 32
@@ -99,6 +103,13 @@ class DemoSettings:
         if self.train_steps % self.steps_per_checkpoint:
             raise ValueError(f"`train_steps` ({self.train_steps}) must be a multiple of `steps_per_checkpoint` "
                              f"({self.steps_per_checkpoint}).")
+        from albert_tf.training.precision import resolve_dtype
+        from albert_tf.training.trainer import DTYPES
+
+        if self.pretraining_dtype not in DTYPES:
+            raise ValueError(f"--pretraining-dtype must be one of {list(DTYPES)}. Received: {self.pretraining_dtype!r}")
+        # Recorded (and compared on a rerun) as the policy actually used, never "auto".
+        object.__setattr__(self, "pretraining_dtype", resolve_dtype(self.pretraining_dtype))
         if self.corpus is not None and not os.path.isfile(self.corpus):
             raise ValueError(f"Corpus file not found: {self.corpus}")
         if self.sentiment_dir is not None and not os.path.isdir(self.sentiment_dir):
@@ -264,7 +275,7 @@ def _pretrain(settings: DemoSettings, run: pathlib.Path, records: dict, spm_mode
         output_dir=str(run / "pretrain"), batch_size=settings.batch_size, train_steps=settings.train_steps,
         steps_per_checkpoint=settings.steps_per_checkpoint, keep_checkpoints=2,
         learning_rate=settings.learning_rate, warmup_steps=max(1, settings.train_steps // 10),
-        strategy="one_device", seed=settings.seed, progress=settings.progress,
+        strategy="one_device", seed=settings.seed, progress=settings.progress, dtype=settings.pretraining_dtype,
     ))
     rows = _metrics_rows(run / "pretrain" / "metrics.csv")
     first, last = rows[0], rows[-1]
@@ -273,7 +284,7 @@ def _pretrain(settings: DemoSettings, run: pathlib.Path, records: dict, spm_mode
         f"{float(last['sop_accuracy']):.1%} (held out: MLM {float(last['val_mlm_accuracy']):.1%}, "
         f"SOP {float(last['val_sop_accuracy']):.1%})")
     return {"config": config, "first": first, "last": last, "rows": rows, "final_step": result.final_step,
-            "resumed_from_step": result.resumed_from_step}
+            "resumed_from_step": result.resumed_from_step, "dtype": settings.pretraining_dtype}
 
 
 def _metrics_rows(path: pathlib.Path) -> list[dict[str, str]]:

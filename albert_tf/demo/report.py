@@ -33,7 +33,7 @@ def write_report(path: pathlib.Path, settings, split, records: dict, pretraining
         "## Pretraining (albert_tiny: "
         f"E={config.embedding_size}, H={config.hidden_size}, L={config.num_hidden_layers}, one shared layer)",
         f"- {pretraining['final_step']:,} steps of batch {settings.batch_size}, LAMB, peak learning rate "
-        f"{settings.learning_rate}, float32, seed {settings.seed}",
+        f"{settings.learning_rate}, {pretraining['dtype']}, seed {settings.seed}",
         "",
         "| metric | first checkpoint | last checkpoint | held out (last) |",
         "|---|---|---|---|",

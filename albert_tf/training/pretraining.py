@@ -66,7 +66,8 @@ class PretrainingSettings:
         weight_decay: decoupled weight decay rate.
         strategy: `tf.distribute` strategy name (see `create_strategy`).
         tpu: TPU name or address for the `tpu` strategy.
-        dtype: `float32`, `mixed_bfloat16` or `mixed_float16` (with loss scaling).
+        dtype: `auto` (mixed_bfloat16 on a CPU with native bfloat16, else float32), `float32`,
+            `mixed_bfloat16` or `mixed_float16` (with loss scaling).
         jit_compile: XLA-compile the train step.
         remat: rematerialize the shared layer's activations in the backward
             pass (less memory, about one more forward pass per step; see
@@ -122,6 +123,7 @@ class PretrainingSettings:
             )
         if self.dtype not in DTYPES:
             raise ValueError(f"`dtype` must be one of {DTYPES}. Received: dtype={self.dtype!r}")
+        trainer.resolve_settings_dtype(self)
         if self.optimizer not in ("lamb", "adamw"):
             raise ValueError(f"`optimizer` must be 'lamb' or 'adamw'. Received: optimizer={self.optimizer!r}")
         if not self.sentence_loss_weight >= 0:

@@ -46,6 +46,7 @@ import tensorflow as tf
 
 from albert_tf.io_utils import atomic_write_text, exclusive_run, remove_staging_leftovers
 from albert_tf.training.callbacks import BackupCheckpoint, RotatingCheckpoints, StopOnNaN
+from albert_tf.training.precision import resolve_dtype
 from albert_tf.training.resume import (SETTINGS_FILE, check_run_settings, ensure_checkpoint, restore_training_state,
                                        saved_states)
 
@@ -59,7 +60,7 @@ INTERVAL_LOGS_FILE = "interval_logs.json"
 STATE_DIR = "state"
 LOGS_DIR = "logs"
 SEEDS_SUMMARY_FILE = "seeds_summary.json"
-DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
+DTYPES = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 Scores = dict[str, dict[str, float]]
 # Draws a run's curves: (metrics.csv path, curves.png path, title) -> the PNG's path.
@@ -522,6 +523,13 @@ def check_common_settings(settings: Any) -> None:
         raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={settings.learning_rate}")
     if settings.dtype not in DTYPES:
         raise ValueError(f"`dtype` must be one of {DTYPES}. Received: dtype={settings.dtype!r}")
+    resolve_settings_dtype(settings)
+
+
+def resolve_settings_dtype(settings: Any) -> None:
+    """Replaces `auto` in a (frozen) settings dataclass by the policy it means on this machine, so that
+    the run records, and a relaunch compares, the precision actually used."""
+    object.__setattr__(settings, "dtype", resolve_dtype(settings.dtype))
 
 
 def adamw(settings: Any, total_steps: int) -> keras.optimizers.Optimizer:

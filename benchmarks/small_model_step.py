@@ -1,0 +1,266 @@
+"""A small model's pretraining step against its matmul floor, peers and the code before a change.
+
+The demo, fine-tuning and distillation train albert_tiny-sized models on CPUs. This times one
+optimizer step of the demo's shape (albert_tiny: H 128, 4 layers, 2 heads, FFN 512, E 64; vocabulary
+8,000; batch 32 x 128; 19 masked positions per sequence; MLM + SOP; LAMB) and, in the same process
+and interleaved with it (so load on the machine hits both alike), its **matmul floor**: every matmul
+of the step (forward, and the two of each backward: input and weight gradients; the attention
+batched matmuls too) run alone in one `tf.function`, with no elementwise work between them. The
+ratio step / floor is what the overhead costs; the issue's goal is at most 1.4x in float32.
+
+Cases, each in its own subprocess:
+- albert_tf float32 and mixed_bfloat16 (the floor in bfloat16 for the latter);
+- with `--before REV`: the same albert_tf case on the library as it was at git revision REV
+  (extracted with `git archive` to a temporary folder and put first on PYTHONPATH);
+- peers: KerasHub `AlbertMaskedLM` of the same shape (MLM only, AdamW), Hugging Face
+  `AlbertForPreTraining` (PyTorch, CPU; MLM + SOP, AdamW) when installed.
+
+Usage:
+    python benchmarks/small_model_step.py --before 7340e0a
+    python benchmarks/small_model_step.py --cases albert_tf albert_tf_bf16 --repeats 9
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from subprocess_cases import run_case_in_subprocess
+
+VOCAB, EMBEDDING, HIDDEN, LAYERS, HEADS, INTERMEDIATE = 8000, 64, 128, 4, 2, 512
+WARMUP_STEPS = 3
+
+
+def _random_batch(batch, seq_length, masked):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, VOCAB, size=(batch, seq_length)).astype("int32")
+    positions = np.stack([np.sort(rng.choice(np.arange(1, seq_length), size=masked, replace=False))
+                          for _ in range(batch)]).astype("int32")
+    return {
+        "input_word_ids": ids,
+        "input_mask": np.ones_like(ids),
+        "input_type_ids": np.concatenate(
+            [np.zeros((batch, seq_length // 2), "int32"), np.ones((batch, seq_length - seq_length // 2), "int32")],
+            axis=1),
+        "masked_lm_positions": positions,
+        "masked_lm_ids": rng.integers(5, VOCAB, size=(batch, masked)).astype("int32"),
+        "masked_lm_weights": np.ones((batch, masked), "float32"),
+        "sentence_order_label": rng.integers(0, 2, size=(batch,)).astype("int32"),
+    }
+
+
+def _matmul_floor(batch, seq_length, masked, dtype):
+    """A callable running every matmul of one training step (fwd + both bwd) and nothing else."""
+    import tensorflow as tf
+
+    tokens, head_size = batch * seq_length, HIDDEN // HEADS
+    forward = []
+    for _ in range(LAYERS):
+        forward += [(tokens, HIDDEN, HIDDEN)] * 4 + [(tokens, HIDDEN, INTERMEDIATE), (tokens, INTERMEDIATE, HIDDEN)]
+    forward += [(tokens, EMBEDDING, HIDDEN), (batch * masked, HIDDEN, EMBEDDING), (batch * masked, EMBEDDING, VOCAB)]
+    shapes = []
+    for m, k, n in forward:  # y = x w; dx = dy w^T; dw = x^T dy
+        shapes += [((m, k), (k, n), False), ((m, n), (k, n), True), ((k, m), (m, n), False)]
+    attention = [((batch * HEADS, seq_length, head_size), (batch * HEADS, seq_length, head_size), True),
+                 ((batch * HEADS, seq_length, seq_length), (batch * HEADS, seq_length, head_size), False)]
+    shapes += attention * 3 * LAYERS
+    # Variables, not constants: grappler would fold matmuls of constants away.
+    operands = [(tf.Variable(tf.random.normal(a, dtype=dtype)), tf.Variable(tf.random.normal(b, dtype=dtype)), t)
+                for a, b, t in shapes]
+
+    @tf.function
+    def floor():
+        corners = [tf.matmul(a, b, transpose_b=t)[(0,) * len(a.shape)] for a, b, t in operands]
+        return tf.add_n([tf.cast(c, tf.float32) for c in corners])
+
+    return lambda: float(floor())
+
+
+def _interleaved(step, floor, repeats):
+    """Warm-up, then `repeats` rounds of one step and one floor run; each round's times."""
+    losses = [step() for _ in range(WARMUP_STEPS)]
+    if floor:
+        for _ in range(WARMUP_STEPS):
+            floor()
+    seconds, floors = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        losses.append(step())
+        seconds.append(time.perf_counter() - start)
+        if floor:
+            start = time.perf_counter()
+            floor()
+            floors.append(time.perf_counter() - start)
+    return {"seconds": seconds, "floor_seconds": floors, "first_loss": losses[0], "last_loss": losses[-1]}
+
+
+def case_albert_tf(batch, seq_length, masked, repeats, dtype="float32"):
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+    import tensorflow as tf
+
+    from albert_tf import AlbertBackbone, AlbertConfig
+    from albert_tf.optimization import create_optimizer
+    from albert_tf.pretrainer import AlbertPretrainer
+
+    keras.config.set_dtype_policy(dtype)
+    keras.utils.set_random_seed(0)
+    config = AlbertConfig.from_preset("tiny").replace(vocab_size=VOCAB)
+    model = AlbertPretrainer(AlbertBackbone(config))
+    model.compile(optimizer=create_optimizer("lamb", learning_rate=0.005, warmup_steps=0, total_steps=10000))
+    features = {name: tf.constant(value) for name, value in _random_batch(batch, seq_length, masked).items()}
+    model.optimizer.build(model.trainable_variables)
+    model.make_train_function()
+
+    def step():
+        model.reset_metrics()
+        return float(model.train_function(iter([features]))["loss"])
+
+    floor = _matmul_floor(batch, seq_length, masked, "bfloat16" if "bfloat16" in dtype else "float32")
+    return _interleaved(step, floor, repeats)
+
+
+def case_keras_hub(batch, seq_length, masked, repeats):
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+    import keras_hub
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    backbone = keras_hub.models.AlbertBackbone(
+        vocabulary_size=VOCAB, num_layers=LAYERS, num_heads=HEADS, num_groups=1, num_inner_repetitions=1,
+        embedding_dim=EMBEDDING, hidden_dim=HIDDEN, intermediate_dim=INTERMEDIATE, dropout=0.0,
+    )
+    model = keras_hub.models.AlbertMaskedLM(backbone, preprocessor=None)
+    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.01))
+    data = _random_batch(batch, seq_length, masked)
+    x = {"token_ids": tf.constant(data["input_word_ids"]), "padding_mask": tf.constant(data["input_mask"]),
+         "segment_ids": tf.constant(data["input_type_ids"]), "mask_positions": tf.constant(data["masked_lm_positions"])}
+    y, weights = tf.constant(data["masked_lm_ids"]), tf.constant(data["masked_lm_weights"])
+    return _interleaved(lambda: float(model.train_on_batch(x, y, sample_weight=weights, return_dict=True)["loss"]),
+                        None, repeats)
+
+
+def case_hugging_face(batch, seq_length, masked, repeats):
+    import torch
+    import transformers
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    torch.manual_seed(0)
+    config = transformers.AlbertConfig(
+        vocab_size=VOCAB, embedding_size=EMBEDDING, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS, intermediate_size=INTERMEDIATE, hidden_act="gelu_new",
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
+    )
+    model = transformers.AlbertForPreTraining(config).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    data = {name: torch.from_numpy(value) for name, value in _random_batch(batch, seq_length, masked).items()}
+    ids = data["input_word_ids"].long()
+    labels = torch.full_like(ids, -100)
+    labels.scatter_(1, data["masked_lm_positions"].long(), data["masked_lm_ids"].long())
+    inputs = {"input_ids": ids, "attention_mask": data["input_mask"].long(),
+              "token_type_ids": data["input_type_ids"].long(), "labels": labels,
+              "sentence_order_label": data["sentence_order_label"].long()}
+
+    def step():
+        loss = model(**inputs).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss.item()
+
+    return _interleaved(step, None, repeats)
+
+
+CASES = {
+    "albert_tf": ("albert_tf, float32", lambda *a: case_albert_tf(*a)),
+    "albert_tf_bf16": ("albert_tf, mixed_bfloat16", lambda *a: case_albert_tf(*a, dtype="mixed_bfloat16")),
+    "before": ("albert_tf before the change, float32", lambda *a: case_albert_tf(*a)),
+    "before_bf16": ("albert_tf before the change, mixed_bfloat16",
+                    lambda *a: case_albert_tf(*a, dtype="mixed_bfloat16")),
+    "keras_hub": ("KerasHub AlbertMaskedLM (MLM only), AdamW, float32", lambda *a: case_keras_hub(*a)),
+    "hugging_face": ("Hugging Face AlbertForPreTraining (PyTorch), AdamW, float32", case_hugging_face),
+}
+
+
+def _extract(revision: str, folder: str) -> None:
+    """The albert_tf package as it was at `revision`, under `folder`."""
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    archive = subprocess.run(["git", "-C", root, "archive", revision, "albert_tf"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", choices=sorted(CASES),
+                        default=["albert_tf", "albert_tf_bf16", "before", "before_bf16", "keras_hub", "hugging_face"])
+    parser.add_argument("--before", metavar="REV", help="git revision for the `before` cases (skipped without)")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seq-length", type=int, default=128)
+    parser.add_argument("--masked", type=int, default=19)
+    parser.add_argument("--repeats", type=int, default=15, help="timed rounds per case (medians reported)")
+    parser.add_argument("--output", help="also write the table (markdown) and the medians (.json beside it)")
+    parser.add_argument("--run-case", choices=sorted(CASES), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.run_case:
+        print(json.dumps(CASES[args.run_case][1](args.batch, args.seq_length, args.masked, args.repeats)))
+        return
+
+    results = {}
+    with tempfile.TemporaryDirectory() as before_src:
+        if args.before:
+            _extract(args.before, before_src)
+        for name in args.cases:
+            if name.startswith("before") and not args.before:
+                continue
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            saved = os.environ.get("PYTHONPATH")
+            if name.startswith("before"):
+                os.environ["PYTHONPATH"] = before_src + (os.pathsep + saved if saved else "")
+            try:
+                result, error = run_case_in_subprocess(__file__, name, dict(
+                    batch=args.batch, seq_length=args.seq_length, masked=args.masked, repeats=args.repeats))
+            finally:
+                if saved is None:
+                    os.environ.pop("PYTHONPATH", None)
+                else:
+                    os.environ["PYTHONPATH"] = saved
+            if error:
+                print(f"  {name}: skipped ({error})", file=sys.stderr)
+                continue
+            results[name] = {"step_ms": 1000 * statistics.median(result["seconds"]),
+                             "floor_ms": 1000 * statistics.median(result["floor_seconds"])
+                             if result["floor_seconds"] else None,
+                             "first_loss": result["first_loss"], "last_loss": result["last_loss"]}
+            print(f"  {name}: {results[name]}", file=sys.stderr, flush=True)
+
+    lines = [f"albert_tiny-shaped pretraining step (vocabulary {VOCAB:,}, batch {args.batch} x {args.seq_length}, "
+             f"{args.masked} masked positions), median of {args.repeats} rounds after {WARMUP_STEPS} warm-up; "
+             f"floor interleaved in the same process; {platform.machine()}, {os.cpu_count()} cores"
+             + (f"; before = {args.before}" if args.before else ""), "",
+             "| case | step ms | matmul floor ms | step / floor |", "|---|---:|---:|---:|"]
+    for name, row in results.items():
+        floor = f"{row['floor_ms']:.1f}" if row["floor_ms"] else ""
+        ratio = f"{row['step_ms'] / row['floor_ms']:.2f}x" if row["floor_ms"] else ""
+        lines.append(f"| {CASES[name][0]} | {row['step_ms']:.1f} | {floor} | {ratio} |")
+    print("\n" + "\n".join(lines))
+    if args.output:
+        with open(args.output, "w") as table:
+            table.write(f"`python benchmarks/small_model_step.py {' '.join(sys.argv[1:])}`\n\n" + "\n".join(lines) + "\n")
+        with open(os.path.splitext(args.output)[0] + ".json", "w") as medians:
+            json.dump(results, medians, indent=1)
+
+
+if __name__ == "__main__":
+    main()
