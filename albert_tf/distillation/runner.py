@@ -214,8 +214,7 @@ def _run_one(settings: DistillSettings, strategy: tf.distribute.Strategy) -> Dis
         raise ValueError(f"Data directory not found: {settings.data_dir}")
     tokenizer = AlbertTokenizer.from_serialized_proto(*tokenizer_source(settings.spm_model, settings.teacher,
                                                                         "--teacher"))
-    keras.config.set_dtype_policy(settings.dtype)
-    keras.utils.set_random_seed(settings.seed)
+    trainer.apply_precision_and_seed(settings)
     # Models first (cheap to check), data after: bad models fail before tokenizing a large train set.
     with strategy.scope():
         teacher = load_teacher(settings.teacher)

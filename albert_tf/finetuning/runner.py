@@ -14,7 +14,6 @@ import os
 import warnings
 from typing import Any
 
-import keras
 import tensorflow as tf
 
 from albert_tf.backbone import AlbertBackbone, remat_refusal, remat_scope
@@ -193,8 +192,7 @@ def _train(settings: FinetuneSettings, strategy: tf.distribute.Strategy, tokeniz
     from albert_tf.graph_tokenizer import AlbertGraphTokenizer
     from albert_tf.preprocessor import AlbertPreprocessor
 
-    keras.config.set_dtype_policy(settings.dtype)
-    keras.utils.set_random_seed(settings.seed)
+    trainer.apply_precision_and_seed(settings)
     with strategy.scope(), remat_scope(settings.remat):
         backbone = _load_backbone(settings)
     if settings.remat and not backbone.remat:

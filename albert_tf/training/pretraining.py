@@ -203,8 +203,7 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
     run_dir = settings.output_dir if chief else os.path.join(settings.output_dir, "workers", worker_id(strategy))
     check_output_path(settings.output_dir, "--output-dir", folder=True)
 
-    keras.config.set_dtype_policy(settings.dtype)
-    keras.utils.set_random_seed(settings.seed)
+    trainer.apply_precision_and_seed(settings)
     with strategy.scope(), remat_scope(settings.remat):
         if settings.init_backbone:
             backbone = load_keras_file(settings.init_backbone, "--init-backbone Keras model")

@@ -526,6 +526,13 @@ def check_common_settings(settings: Any) -> None:
     resolve_settings_dtype(settings)
 
 
+def apply_precision_and_seed(settings: Any) -> None:
+    """Sets the run's dtype policy (`settings.dtype`, already resolved from `auto`) and global seed,
+    once, before any model is built: the same for pretraining, fine-tuning and distillation."""
+    keras.config.set_dtype_policy(settings.dtype)
+    keras.utils.set_random_seed(settings.seed)
+
+
 def resolve_settings_dtype(settings: Any) -> None:
     """Replaces `auto` in a (frozen) settings dataclass by the policy it means on this machine, so that
     the run records, and a relaunch compares, the precision actually used."""
