@@ -20,8 +20,10 @@ Quantization (`--quantize`):
 * `none`: float32.
 * `fp16`: float16 weights, float32 compute (DEQUANTIZE at load).
 * `dynamic`: int8 weights, activations quantized on the fly (dynamic range).
-* `int8`: int8 weights and activations, calibrated on a representative
-  dataset of real tokenized text (`albert_tf.export.representative_data`); int32 ids in,
+* `int8`: int8 weights, and int8 activations for the ops XNNPACK runs in
+  int8 (FULLY_CONNECTED, GATHER; the rest stays float by design:
+  `albert_tf.export.full_int8`), calibrated on a representative dataset of
+  real tokenized text (`albert_tf.export.representative_data`); int32 ids in,
   float32 probabilities out. This graph adds `INT8_PADDING_SCORE` (-50), not
   the backbone's -10000, to the attention scores at padding positions: the
   sum `scores + bias` (and the BATCH_MATMUL output feeding it, which the
