@@ -57,32 +57,10 @@ import statistics
 import sys
 import time
 
+from pretraining_cases import BASE, hugging_face_step, keras_hub_step, random_batch
 from subprocess_cases import run_case_in_subprocess
 
-VOCAB, EMBEDDING, HIDDEN, LAYERS, HEADS, INTERMEDIATE = 30000, 128, 768, 12, 12, 3072
 WARMUP_STEPS = 2
-
-
-def _random_batch(batch, seq_length, masked):
-    """The one batch every case trains on, as numpy arrays (albert_tf's feature names)."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    ids = rng.integers(5, VOCAB, size=(batch, seq_length)).astype("int32")
-    # Distinct positions per sequence, never the first ([CLS]) token, sorted as the data pipeline writes them.
-    positions = np.stack([np.sort(rng.choice(np.arange(1, seq_length), size=masked, replace=False))
-                          for _ in range(batch)]).astype("int32")
-    return {
-        "input_word_ids": ids,
-        "input_mask": np.ones_like(ids),
-        "input_type_ids": np.concatenate(
-            [np.zeros((batch, seq_length // 2), "int32"), np.ones((batch, seq_length - seq_length // 2), "int32")],
-            axis=1),
-        "masked_lm_positions": positions,
-        "masked_lm_ids": rng.integers(5, VOCAB, size=(batch, masked)).astype("int32"),
-        "masked_lm_weights": np.ones((batch, masked), "float32"),
-        "sentence_order_label": rng.integers(0, 2, size=(batch,)).astype("int32"),
-    }
 
 
 def _time_steps(step, repeats):
@@ -110,7 +88,7 @@ def case_albert_tf(batch, seq_length, masked, repeats, xla=False, dtype="float32
     model = AlbertPretrainer(AlbertBackbone(AlbertConfig.from_preset("base")))
     model.compile(optimizer=create_optimizer("lamb", learning_rate=0.00176, warmup_steps=0, total_steps=10000),
                   jit_compile=xla)
-    features = {name: tf.constant(value) for name, value in _random_batch(batch, seq_length, masked).items()}
+    features = {name: tf.constant(value) for name, value in random_batch(batch, seq_length, masked, BASE['vocab']).items()}
     # `train_on_batch(features)` hands `train_step` an (x, None, None) tuple, which AlbertPretrainer's
     # `train_step` does not unpack (it expects the feature dict that `fit` passes), so this does what
     # `train_on_batch` does around the compiled step, with the dict as `fit` delivers it.
@@ -125,60 +103,11 @@ def case_albert_tf(batch, seq_length, masked, repeats, xla=False, dtype="float32
 
 
 def case_keras_hub(batch, seq_length, masked, repeats, xla=False):
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-    import keras_hub
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(0)
-    backbone = keras_hub.models.AlbertBackbone(
-        vocabulary_size=VOCAB, num_layers=LAYERS, num_heads=HEADS, num_groups=1, num_inner_repetitions=1,
-        embedding_dim=EMBEDDING, hidden_dim=HIDDEN, intermediate_dim=INTERMEDIATE, dropout=0.0,
-    )
-    model = keras_hub.models.AlbertMaskedLM(backbone, preprocessor=None)
-    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.01), jit_compile=xla)
-    data = _random_batch(batch, seq_length, masked)
-    x = {
-        "token_ids": tf.constant(data["input_word_ids"]),
-        "padding_mask": tf.constant(data["input_mask"]),
-        "segment_ids": tf.constant(data["input_type_ids"]),
-        "mask_positions": tf.constant(data["masked_lm_positions"]),
-    }
-    y, weights = tf.constant(data["masked_lm_ids"]), tf.constant(data["masked_lm_weights"])
-    return _time_steps(lambda: model.train_on_batch(x, y, sample_weight=weights, return_dict=True)["loss"], repeats)
+    return _time_steps(keras_hub_step(BASE, batch, seq_length, masked, xla=xla), repeats)
 
 
 def case_hugging_face(batch, seq_length, masked, repeats):
-    import torch
-    import transformers
-
-    torch.set_num_threads(os.cpu_count() or 1)
-    torch.manual_seed(0)
-    config = transformers.AlbertConfig(
-        vocab_size=VOCAB, embedding_size=EMBEDDING, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS, intermediate_size=INTERMEDIATE, hidden_act="gelu_new",
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
-    )
-    model = transformers.AlbertForPreTraining(config).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
-    data = {name: torch.from_numpy(value) for name, value in _random_batch(batch, seq_length, masked).items()}
-    ids = data["input_word_ids"].long()
-    # Full-length MLM labels: -100 (ignored) except at the masked positions.
-    labels = torch.full_like(ids, -100)
-    labels.scatter_(1, data["masked_lm_positions"].long(), data["masked_lm_ids"].long())
-    inputs = {
-        "input_ids": ids, "attention_mask": data["input_mask"].long(), "token_type_ids": data["input_type_ids"].long(),
-        "labels": labels, "sentence_order_label": data["sentence_order_label"].long(),
-    }
-
-    def step():
-        loss = model(**inputs).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        return loss.item()
-
-    return _time_steps(step, repeats)
+    return _time_steps(hugging_face_step(BASE, batch, seq_length, masked), repeats)
 
 
 CASES = {

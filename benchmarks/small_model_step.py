@@ -32,30 +32,12 @@ import sys
 import tempfile
 import time
 
+from pretraining_cases import hugging_face_step, keras_hub_step, random_batch
 from subprocess_cases import run_case_in_subprocess
 
 VOCAB, EMBEDDING, HIDDEN, LAYERS, HEADS, INTERMEDIATE = 8000, 64, 128, 4, 2, 512
+DIMS = dict(vocab=VOCAB, embedding=EMBEDDING, hidden=HIDDEN, layers=LAYERS, heads=HEADS, intermediate=INTERMEDIATE)
 WARMUP_STEPS = 3
-
-
-def _random_batch(batch, seq_length, masked):
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    ids = rng.integers(5, VOCAB, size=(batch, seq_length)).astype("int32")
-    positions = np.stack([np.sort(rng.choice(np.arange(1, seq_length), size=masked, replace=False))
-                          for _ in range(batch)]).astype("int32")
-    return {
-        "input_word_ids": ids,
-        "input_mask": np.ones_like(ids),
-        "input_type_ids": np.concatenate(
-            [np.zeros((batch, seq_length // 2), "int32"), np.ones((batch, seq_length - seq_length // 2), "int32")],
-            axis=1),
-        "masked_lm_positions": positions,
-        "masked_lm_ids": rng.integers(5, VOCAB, size=(batch, masked)).astype("int32"),
-        "masked_lm_weights": np.ones((batch, masked), "float32"),
-        "sentence_order_label": rng.integers(0, 2, size=(batch,)).astype("int32"),
-    }
 
 
 def _matmul_floor(batch, seq_length, masked, dtype):
@@ -117,7 +99,7 @@ def case_albert_tf(batch, seq_length, masked, repeats, dtype="float32"):
     config = AlbertConfig.from_preset("tiny").replace(vocab_size=VOCAB)
     model = AlbertPretrainer(AlbertBackbone(config))
     model.compile(optimizer=create_optimizer("lamb", learning_rate=0.005, warmup_steps=0, total_steps=10000))
-    features = {name: tf.constant(value) for name, value in _random_batch(batch, seq_length, masked).items()}
+    features = {name: tf.constant(value) for name, value in random_batch(batch, seq_length, masked, VOCAB).items()}
     model.optimizer.build(model.trainable_variables)
     model.make_train_function()
 
@@ -130,55 +112,11 @@ def case_albert_tf(batch, seq_length, masked, repeats, dtype="float32"):
 
 
 def case_keras_hub(batch, seq_length, masked, repeats):
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-    import keras_hub
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(0)
-    backbone = keras_hub.models.AlbertBackbone(
-        vocabulary_size=VOCAB, num_layers=LAYERS, num_heads=HEADS, num_groups=1, num_inner_repetitions=1,
-        embedding_dim=EMBEDDING, hidden_dim=HIDDEN, intermediate_dim=INTERMEDIATE, dropout=0.0,
-    )
-    model = keras_hub.models.AlbertMaskedLM(backbone, preprocessor=None)
-    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.01))
-    data = _random_batch(batch, seq_length, masked)
-    x = {"token_ids": tf.constant(data["input_word_ids"]), "padding_mask": tf.constant(data["input_mask"]),
-         "segment_ids": tf.constant(data["input_type_ids"]), "mask_positions": tf.constant(data["masked_lm_positions"])}
-    y, weights = tf.constant(data["masked_lm_ids"]), tf.constant(data["masked_lm_weights"])
-    return _interleaved(lambda: float(model.train_on_batch(x, y, sample_weight=weights, return_dict=True)["loss"]),
-                        None, repeats)
+    return _interleaved(keras_hub_step(DIMS, batch, seq_length, masked), None, repeats)
 
 
 def case_hugging_face(batch, seq_length, masked, repeats):
-    import torch
-    import transformers
-
-    torch.set_num_threads(os.cpu_count() or 1)
-    torch.manual_seed(0)
-    config = transformers.AlbertConfig(
-        vocab_size=VOCAB, embedding_size=EMBEDDING, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS, intermediate_size=INTERMEDIATE, hidden_act="gelu_new",
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
-    )
-    model = transformers.AlbertForPreTraining(config).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
-    data = {name: torch.from_numpy(value) for name, value in _random_batch(batch, seq_length, masked).items()}
-    ids = data["input_word_ids"].long()
-    labels = torch.full_like(ids, -100)
-    labels.scatter_(1, data["masked_lm_positions"].long(), data["masked_lm_ids"].long())
-    inputs = {"input_ids": ids, "attention_mask": data["input_mask"].long(),
-              "token_type_ids": data["input_type_ids"].long(), "labels": labels,
-              "sentence_order_label": data["sentence_order_label"].long()}
-
-    def step():
-        loss = model(**inputs).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        return loss.item()
-
-    return _interleaved(step, None, repeats)
+    return _interleaved(hugging_face_step(DIMS, batch, seq_length, masked), None, repeats)
 
 
 CASES = {
