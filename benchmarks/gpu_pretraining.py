@@ -5,7 +5,7 @@ One prepared run, bounded by `--budget-s` (default 300 s, start-up included):
 every case runs in its own subprocess (one framework and one dtype policy per
 process) with a timeout from what is left of the budget; a case that does not
 fit is reported as "not run (budget)". Each case builds ALBERT-base with random
-weights, feeds one random batch (`pretraining_throughput.py`'s: all tokens
+weights, feeds one random batch (`pretraining_cases.py`'s: all tokens
 real, 20 masked positions per sequence), runs `--warmup` steps (tracing, XLA
 compilation), then times `--steps` optimizer steps, reading the loss back
 after the last one (so the timing waits for the device).
@@ -80,7 +80,7 @@ def run_case(name, batch, seq_length, masked, warmup, steps, preset):
     import keras
     import tensorflow as tf
 
-    from pretraining_throughput import _random_batch
+    from pretraining_cases import BASE, random_batch
 
     _, implementation, dtype, xla, mirrored = CASES[name]
     keras.config.set_dtype_policy(dtype)
@@ -89,7 +89,7 @@ def run_case(name, batch, seq_length, masked, warmup, steps, preset):
     strategy = tf.distribute.MirroredStrategy() if mirrored else tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
     global_batch = batch * replicas
-    data = _random_batch(global_batch, seq_length, masked)
+    data = random_batch(global_batch, seq_length, masked, BASE['vocab'])
     try:
         if implementation == "albert_tf":
             from albert_tf import AlbertBackbone, AlbertConfig

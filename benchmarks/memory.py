@@ -71,7 +71,7 @@ def case_albert_tf(batch, seq_length, masked, steps, layers=12, remat=False):
     from albert_tf import AlbertBackbone, AlbertConfig
     from albert_tf.optimization import create_optimizer
     from albert_tf.pretrainer import AlbertPretrainer
-    from pretraining_throughput import _random_batch
+    from pretraining_cases import BASE, random_batch
 
     stages["import albert_tf"] = _resident_gb()
     keras.utils.set_random_seed(0)
@@ -79,7 +79,7 @@ def case_albert_tf(batch, seq_length, masked, steps, layers=12, remat=False):
     model = AlbertPretrainer(AlbertBackbone(config, remat=remat))
     stages["model built"] = _resident_gb()
     model.compile(optimizer=create_optimizer("lamb", learning_rate=0.00176, warmup_steps=0, total_steps=10000))
-    features = {name: tf.constant(value) for name, value in _random_batch(batch, seq_length, masked).items()}
+    features = {name: tf.constant(value) for name, value in random_batch(batch, seq_length, masked, BASE['vocab']).items()}
     model.optimizer.build(model.trainable_variables)
     model.make_train_function()
     stages["optimizer built"] = _resident_gb()
