@@ -60,7 +60,10 @@ def _plot(curves: dict[str, list[dict[str, float]]], path: str) -> None:
         axis.set_xlabel("step")
         axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    from albert_tf.io_utils import staged_file
+
+    with staged_file(path) as staged:
+        figure.savefig(staged, dpi=100, format="png")
     plt.close(figure)
 
 
@@ -102,8 +105,9 @@ def main():
     last = {dtype: curves[dtype][-1] for dtype in PRECISIONS}
     lines += ["", f"Final held-out loss: float32 {last['float32']['val_loss']:.4f}, mixed_bfloat16 "
               f"{last['mixed_bfloat16']['val_loss']:.4f}.", "", f"![curves]({os.path.basename(plot)})"]
-    with open(args.output, "w") as table:
-        table.write("\n".join(lines) + "\n")
+    from albert_tf.io_utils import atomic_write_text
+
+    atomic_write_text(args.output, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

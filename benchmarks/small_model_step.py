@@ -194,10 +194,11 @@ def main():
         lines.append(f"| {CASES[name][0]} | {row['step_ms']:.1f} | {floor} | {ratio} |")
     print("\n" + "\n".join(lines))
     if args.output:
-        with open(args.output, "w") as table:
-            table.write(f"`python benchmarks/small_model_step.py {' '.join(sys.argv[1:])}`\n\n" + "\n".join(lines) + "\n")
-        with open(os.path.splitext(args.output)[0] + ".json", "w") as medians:
-            json.dump(results, medians, indent=1)
+        from albert_tf.io_utils import atomic_write_text  # written aside and renamed, as the library's outputs
+
+        atomic_write_text(args.output, f"`python benchmarks/small_model_step.py {' '.join(sys.argv[1:])}`\n\n"
+                          + "\n".join(lines) + "\n")
+        atomic_write_text(os.path.splitext(args.output)[0] + ".json", json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def add_distribution_arguments(parser: argparse.ArgumentParser, dtype_help: str | None = None,
-                               dtype_default: str = "float32") -> None:
+def add_distribution_arguments(parser: argparse.ArgumentParser, dtype_help: str | None = None) -> None:
     """--strategy, --tpu, --dtype, --jit-compile and --cpu-devices."""
     from albert_tf.training.trainer import DTYPES
     from albert_tf.training.strategy import STRATEGY_NAMES
@@ -14,7 +13,7 @@ def add_distribution_arguments(parser: argparse.ArgumentParser, dtype_help: str 
     parser.add_argument("--strategy", choices=STRATEGY_NAMES, default="auto",
                         help="multi_worker reads TF_CONFIG; tpu takes --tpu")
     parser.add_argument("--tpu", default=None, help="TPU name or address (\"\" on a TPU VM)")
-    parser.add_argument("--dtype", choices=DTYPES, default=dtype_default,
+    parser.add_argument("--dtype", choices=DTYPES, default="float32",
                         help=(dtype_help + "; " if dtype_help else "") + "auto: mixed_bfloat16 on a CPU with native "
                         "bfloat16 (AVX512_BF16 / AMX), float32 elsewhere")
     parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
