@@ -148,10 +148,12 @@ class AlbertTokenizer:
         self._special_ids = {role: _special_id(self._sp, piece, source) for role, piece in SPECIAL_PIECES.items()}
         self._digit_comma_ids: dict[int, tuple[int, ...]] = {}
         self._digit_comma_pieces: dict[str, tuple[str, ...]] = {}
+        # Every piece in one call (a loop of 30k `id_to_piece` calls takes ~20 ms;
+        # data workers build a tokenizer before their first document).
+        self._pieces: tuple[str, ...] = tuple(self._sp.id_to_piece(list(range(self._sp.vocab_size()))))
         if self.split_digit_comma:
-            for index in range(self._sp.vocab_size()):
-                piece = self._sp.id_to_piece(index)
-                if self._sp.is_control(index) or self._sp.is_unknown(index):
+            for index, piece in enumerate(self._pieces):
+                if not _is_digit_comma_piece(piece) or self._sp.is_control(index) or self._sp.is_unknown(index):
                     continue
                 replacement = _split_digit_comma_piece(self._sp, piece)
                 if replacement is not None:
@@ -202,6 +204,11 @@ class AlbertTokenizer:
         the vocabulary maps to `unk_id`, as `PieceToId` does in the original.
         """
         return dict(self._digit_comma_ids)
+
+    @property
+    def pieces(self) -> tuple[str, ...]:
+        """Every piece of the vocabulary, indexed by id."""
+        return self._pieces
 
     def id_to_piece(self, index: int) -> str:
         """The piece of id `index`."""
@@ -321,7 +328,7 @@ class AlbertTokenizer:
 
 def _split_digit_comma_piece(sp: spm.SentencePieceProcessor, piece: str) -> tuple[str, ...] | None:
     """The original `encode_pieces` rule for one piece; None when it does not apply."""
-    if not (len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit()):
+    if not _is_digit_comma_piece(piece):
         return None
     pieces = sp.encode(piece[:-1].replace(SPIECE_UNDERLINE, ""), out_type=str)
     # Encoding adds a word-start "▁" that the original piece did not have
@@ -329,6 +336,11 @@ def _split_digit_comma_piece(sp: spm.SentencePieceProcessor, piece: str) -> tupl
     if piece[0] != SPIECE_UNDERLINE and pieces and pieces[0][0] == SPIECE_UNDERLINE:
         pieces = pieces[1:] if len(pieces[0]) == 1 else [pieces[0][1:], *pieces[1:]]
     return (*pieces, piece[-1])
+
+
+def _is_digit_comma_piece(piece: str) -> bool:
+    """Whether the original `encode_pieces` re-splits `piece` (a digit, then a final comma)."""
+    return len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit()
 
 
 def _load_processor(proto: bytes, source: str) -> spm.SentencePieceProcessor:

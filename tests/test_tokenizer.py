@@ -354,6 +354,7 @@ def test_special_ids_and_vocabulary(tokenizer, raw_sp):
         index = getattr(tokenizer, f"{role}_id")
         assert raw_sp.id_to_piece(index) == piece == tokenizer.id_to_piece(index)
         assert tokenizer.piece_to_id(piece) == index
+    assert tokenizer.pieces == tuple(raw_sp.id_to_piece(index) for index in range(raw_sp.vocab_size()))
 
 
 @needs_data

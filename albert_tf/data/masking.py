@@ -86,7 +86,7 @@ class NgramMasker:
                       max_ngram: int = 3) -> "NgramMasker":
         """The masker for an `AlbertTokenizer`'s vocabulary: word starts from its
         pieces, its special tokens never predicted."""
-        pieces = [tokenizer.id_to_piece(index) for index in range(tokenizer.vocab_size)]
+        pieces = tokenizer.pieces
         special_ids = sorted({tokenizer.pad_id, tokenizer.unk_id, tokenizer.cls_id, tokenizer.sep_id,
                               tokenizer.mask_id})
         return cls(word_start_table(pieces), tokenizer.mask_id, special_ids, masked_lm_prob,
