@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from albert_tf import fused_ops
 from albert_tf.backbone import INPUT_NAMES, AlbertBackbone
 from albert_tf.layers.masked_lm_head import AlbertMaskedLMHead
 
@@ -120,7 +121,7 @@ class AlbertPretrainer(keras.Model):
         mlm_logits, sop_logits = outputs["mlm_logits"], outputs["sop_logits"]
         labels = features["masked_lm_ids"]
         weights = ops.cast(features["masked_lm_weights"], "float32")  # [B, P]
-        token_loss = _sparse_cross_entropy(labels, mlm_logits)
+        token_loss, mlm_predictions = fused_ops.sparse_cross_entropy(labels, mlm_logits)
         if mlm_normalizer is None:
             mlm_normalizer = ops.sum(weights)
         # Mean over real predictions, as the original (sum w * loss / sum w).
@@ -129,10 +130,7 @@ class AlbertPretrainer(keras.Model):
         sop_token_loss = keras.losses.sparse_categorical_crossentropy(sop_labels, sop_logits, from_logits=True)
         sop_loss = ops.mean(sop_token_loss) * sop_share
 
-        # tf.argmax, not keras.ops.argmax: Keras' adds a signed-zero fix-up (three more passes over the
-        # [B, P, vocab] logits) that costs a small model's step about 4% on CPU.
-        mlm_correct = ops.cast(ops.equal(tf.argmax(mlm_logits, axis=-1, output_type="int32"),
-                                         ops.cast(labels, "int32")), "float32")
+        mlm_correct = ops.cast(ops.equal(mlm_predictions, ops.cast(labels, "int32")), "float32")
         sop_correct = ops.cast(ops.equal(tf.argmax(sop_logits, axis=-1, output_type="int32"),
                                          ops.cast(sop_labels, "int32")), "float32")
         self.mlm_loss_tracker.update_state(token_loss, sample_weight=weights)
@@ -231,17 +229,6 @@ class AlbertPretrainer(keras.Model):
                           head={"sentence_loss_weight": self.sentence_loss_weight},
                           tokenizer_proto=tokenizer_proto_of(spm_model), sequence_length=sequence_length,
                           provenance=provenance, overwrite=overwrite)
-
-
-def _sparse_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    """-log softmax(logits)[label] over the last axis, as logsumexp minus the label's logit.
-
-    Equal to `tf.nn.sparse_softmax_cross_entropy_with_logits` to float rounding; over the [B, P, vocab]
-    masked-LM logits its forward and gradient take about 30% less time on CPU (that kernel is not
-    parallelised over rows), 2-3% of a small model's training step.
-    """
-    label_logits = tf.gather(logits, tf.cast(labels, "int32"), batch_dims=len(labels.shape))
-    return tf.reduce_logsumexp(logits, axis=-1) - label_logits
 
 
 def _split_batch(features: dict[str, tf.Tensor], parts: int) -> list[dict[str, tf.Tensor]]:

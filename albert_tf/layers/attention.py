@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 import keras
+import tensorflow as tf
 from keras import ops
+
+from albert_tf import fused_ops
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -65,16 +68,29 @@ class AlbertSelfAttention(keras.layers.Layer):
         # Legend: B batch, T sequence, H hidden, N heads, D head size.
         # hidden: [B, T, H]; attention_bias: [B, 1, 1, T], 0 on tokens, large negative on padding.
         batch, seq_length = ops.shape(hidden)[0], ops.shape(hidden)[1]
-        # Scaling the query, not the [T, T] scores, is the cheaper place for 1/sqrt(D).
-        query = self._split_heads(self.query(hidden) * (1.0 / math.sqrt(self.head_size)), batch, seq_length)
+        scale = 1.0 / math.sqrt(self.head_size)
+        # Training takes the fused ops (same values, cheaper to differentiate); inference and export
+        # trace the plain layers.
+        fused = bool(training) and keras.backend.backend() == "tensorflow"
+        if fused:
+            # 1/sqrt(D) folded into the [H, H] query kernel and bias: no pass over [B, T, H] for it.
+            query = tf.nn.bias_add(ops.matmul(hidden, ops.cast(self.query.kernel, self.compute_dtype) * scale),
+                                   ops.cast(self.query.bias, self.compute_dtype) * scale)
+        else:
+            # Scaling the query, not the [T, T] scores, is the cheaper place for 1/sqrt(D).
+            query = self.query(hidden) * scale
+        query = self._split_heads(query, batch, seq_length)
         key = self._split_heads(self.key(hidden), batch, seq_length)
         value = self._split_heads(self.value(hidden), batch, seq_length)
 
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))  # [B, N, T, T]
         # Softmax in float32 even under mixed precision: half-precision sums
         # over long rows lose the small probabilities.
-        scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
-        probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
+        if fused:
+            probs = fused_ops.softmax_of_biased_scores(scores, attention_bias, tf.as_dtype(self.compute_dtype))
+        else:
+            scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
+            probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probs = self.probs_dropout(probs, training=training)
 
         context = ops.matmul(probs, value)  # [B, N, T, D]

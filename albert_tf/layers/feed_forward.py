@@ -6,7 +6,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from albert_tf.activations import get_activation, gelu_tanh_of_biased, training_activation
+from albert_tf.activations import get_activation
+from albert_tf.fused_ops import gelu_tanh_then_dense
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -28,7 +29,6 @@ class AlbertFeedForward(keras.layers.Layer):
         self.activation = activation
         self.initializer_range = initializer_range
         self._activation_fn = get_activation(activation)
-        self._training_activation_fn = training_activation(activation)
 
         initializer = keras.initializers.TruncatedNormal(stddev=initializer_range)
         self.intermediate = keras.layers.Dense(
@@ -44,20 +44,19 @@ class AlbertFeedForward(keras.layers.Layer):
         self.built = True
 
     def call(self, hidden, training=None):
-        # hidden: [B, T, H] -> [B, T, I] -> [B, T, H]. Training takes the activation with the cheaper
-        # gradient; inference and export trace the plain layers.
-        if not training:
-            return self.output_dense(self._activation_fn(self.intermediate(hidden)))
-        if self.activation == "gelu_tanh" and keras.backend.backend() == "tensorflow":
-            # The intermediate layer's matmul, then its bias add and GELU with one fused gradient.
-            # (A 2-D matmul: a rank-3 one broadcasts the kernel, and its gradient then sums over the batch.)
-            kernel = ops.cast(self.intermediate.kernel, self.compute_dtype)
-            rows = tf.matmul(tf.reshape(hidden, [-1, self.hidden_size]), kernel)
-            pre_activation = tf.reshape(rows, tf.concat([tf.shape(hidden)[:-1], [self.intermediate_size]], 0))
-            activated = gelu_tanh_of_biased(pre_activation, tf.identity(self.intermediate.bias.value))
-        else:
-            activated = self._training_activation_fn(self.intermediate(hidden))
-        return self.output_dense(activated)
+        # hidden: [B, T, H] -> [B, T, I] -> [B, T, H]. Training with GELU takes the fused ops (the
+        # same values, cheaper to differentiate); inference and export trace the plain layers.
+        if training and self.activation == "gelu_tanh" and keras.backend.backend() == "tensorflow":
+            # Both matmuls on 2-D rows (a rank-3 matmul broadcasts the kernel, and its gradient then sums
+            # over the batch); the bias adds, GELU and the output matmul with one custom gradient that
+            # keeps only the pre-activation for the backward pass.
+            rows = tf.reshape(hidden, [-1, self.hidden_size])
+            pre_activation = tf.matmul(rows, ops.cast(self.intermediate.kernel, self.compute_dtype))
+            outputs = gelu_tanh_then_dense(pre_activation, tf.identity(self.intermediate.bias.value),
+                                           ops.cast(self.output_dense.kernel, self.compute_dtype),
+                                           tf.identity(self.output_dense.bias.value))
+            return tf.reshape(outputs, tf.shape(hidden))
+        return self.output_dense(self._activation_fn(self.intermediate(hidden)))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.hidden_size,)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from albert_tf.activations import get_activation
@@ -60,7 +61,13 @@ class AlbertMaskedLMHead(keras.layers.Layer):
         )  # [B, P, H]
         hidden = self.layer_norm(self._activation_fn(self.transform(gathered)))  # [B, P, E]
         embeddings = ops.cast(self.token_embedding.embeddings, self.compute_dtype)  # [V, E]
-        logits = ops.matmul(hidden, ops.transpose(embeddings)) + ops.cast(self.output_bias, self.compute_dtype)
+        if keras.backend.backend() == "tensorflow":
+            # The [V, E] matrix read as is (transpose_b): no transposed copy of it, nor of its gradient.
+            rows = tf.matmul(tf.reshape(hidden, [-1, self.embedding_size]), embeddings, transpose_b=True)
+            logits = tf.reshape(rows, tf.concat([tf.shape(hidden)[:-1], [self.token_embedding.input_dim]], 0))
+        else:
+            logits = ops.matmul(hidden, ops.transpose(embeddings))
+        logits = logits + ops.cast(self.output_bias, self.compute_dtype)
         # Softmax cross-entropy over V wants float32 logits under mixed precision.
         return ops.cast(logits, "float32")  # [B, P, V]
 

@@ -1,0 +1,177 @@
+"""Training-only ops whose forward and backward passes are each one XLA-compiled kernel.
+
+Autodiff through a transformer block's elementwise work (bias adds, GELU, the masked softmax)
+chains a dozen TensorFlow ops, each one pass over a [B, T, I] or [B, N, T, T] tensor. On a
+2-core CPU those passes, not the matmuls, are what separate a small model's training step from
+its matmul floor (benchmarks/small_model_step.py). Each op here computes the same values with
+a `tf.custom_gradient` whose forward and backward elementwise work are single fused kernels
+(`tf.function(jit_compile=True)`); the matmuls stay TensorFlow's (oneDNN) kernels.
+
+Only the layers' training path (`training=True`, TensorFlow backend) uses them: inference and
+export trace the plain Keras ops, which the TFLite converter and MediaPipe know.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_CUBIC = 0.044715
+
+
+def _gelu_tanh_and_slope(x32: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """gelu_tanh(x) and its derivative, sharing the one tanh (float32 in, float32 out)."""
+    t = tf.tanh(_SQRT_2_OVER_PI * (x32 + _CUBIC * x32 * x32 * x32))
+    slope = 0.5 * (1.0 + t) + 0.5 * x32 * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3.0 * _CUBIC * x32 * x32)
+    return 0.5 * x32 * (1.0 + t), slope
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _biased_gelu_tanh(pre_activation: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+    x32 = tf.cast(pre_activation, tf.float32) + tf.cast(bias, tf.float32)
+    t = tf.tanh(_SQRT_2_OVER_PI * (x32 + _CUBIC * x32 * x32 * x32))
+    return tf.cast(0.5 * x32 * (1.0 + t), pre_activation.dtype)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _biased_gelu_tanh_backward(upstream: tf.Tensor, pre_activation: tf.Tensor,
+                               bias: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The activation again, and the gradients w.r.t. the pre-activation and the bias: one pass."""
+    x32 = tf.cast(pre_activation, tf.float32) + tf.cast(bias, tf.float32)
+    activated, slope = _gelu_tanh_and_slope(x32)
+    d_x = tf.cast(upstream, tf.float32) * slope
+    return (tf.cast(activated, pre_activation.dtype), tf.cast(d_x, pre_activation.dtype),
+            tf.reduce_sum(d_x, axis=0))
+
+
+@tf.custom_gradient
+def gelu_tanh_then_dense(pre_activation: tf.Tensor, bias: tf.Tensor, kernel: tf.Tensor, output_bias: tf.Tensor):
+    """gelu_tanh(pre_activation + bias) @ kernel + output_bias, for 2-D `pre_activation` [rows, I].
+
+    The feed-forward block's second half. Autodiff would keep the activation [rows, I] alive
+    from the forward to the backward pass, for the kernel's gradient; here the backward pass
+    computes it again, in the same fused pass over the pre-activation that the GELU gradient
+    reads anyway, so only the pre-activation is kept: one [rows, I] tensor per depth less at
+    the memory peak of a training step (benchmarks/memory.py), for about no time.
+    """
+    activated = _biased_gelu_tanh(pre_activation, bias)
+    outputs = tf.nn.bias_add(tf.matmul(activated, kernel), tf.cast(output_bias, kernel.dtype))
+
+    def gradient(upstream):
+        d_activated = tf.matmul(upstream, kernel, transpose_b=True)
+        activated_again, d_pre_activation, d_bias = _biased_gelu_tanh_backward(d_activated, pre_activation, bias)
+        d_kernel = tf.matmul(activated_again, upstream, transpose_a=True)
+        d_output_bias = tf.reduce_sum(tf.cast(upstream, tf.float32), axis=0)
+        return d_pre_activation, tf.cast(d_bias, bias.dtype), d_kernel, tf.cast(d_output_bias, output_bias.dtype)
+
+    return outputs, gradient
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _biased_softmax(scores: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+    return tf.nn.softmax(tf.cast(scores, tf.float32) + tf.cast(bias, tf.float32), axis=-1)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _softmax_backward(upstream: tf.Tensor, probs: tf.Tensor) -> tf.Tensor:
+    upstream = tf.cast(upstream, tf.float32)
+    return probs * (upstream - tf.reduce_sum(upstream * probs, axis=-1, keepdims=True))
+
+
+def softmax_of_biased_scores(scores: tf.Tensor, bias: tf.Tensor, output_dtype: tf.DType) -> tf.Tensor:
+    """softmax(scores + bias) over the last axis, in float32, cast to `output_dtype`.
+
+    The attention probabilities; `bias` (the padding mask's large negatives) broadcasts
+    against `scores` and gets no gradient.
+    """
+
+    @tf.custom_gradient
+    def forward(logits):
+        probs = _biased_softmax(logits, bias)
+
+        def gradient(upstream):
+            return tf.cast(_softmax_backward(upstream, probs), logits.dtype)
+
+        return tf.cast(probs, output_dtype), gradient
+
+    return forward(scores)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _layer_norm_forward(inputs, gamma, beta, epsilon):
+    x32 = tf.cast(inputs, tf.float32)
+    mean, variance = tf.nn.moments(x32, axes=[-1], keepdims=True)
+    inverse_std = tf.math.rsqrt(variance + epsilon)
+    normalized = (x32 - mean) * inverse_std
+    return normalized * gamma + beta, normalized, inverse_std
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _layer_norm_backward(upstream, normalized, inverse_std, gamma):
+    """Gradients of y = normalized * gamma + beta w.r.t. x, gamma and beta (last axis normalised)."""
+    upstream = tf.cast(upstream, tf.float32)
+    scaled = upstream * gamma
+    width = tf.cast(tf.shape(normalized)[-1], tf.float32)
+    mean_scaled = tf.reduce_sum(scaled, axis=-1, keepdims=True) / width
+    mean_projection = tf.reduce_sum(scaled * normalized, axis=-1, keepdims=True) / width
+    d_inputs = inverse_std * (scaled - mean_scaled - normalized * mean_projection)
+    rows = tf.range(tf.rank(upstream) - 1)
+    return d_inputs, tf.reduce_sum(upstream * normalized, axis=rows), tf.reduce_sum(upstream, axis=rows)
+
+
+def layer_norm(inputs: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: float,
+               output_dtype: tf.DType) -> tf.Tensor:
+    """LayerNorm over the last axis, computed in float32 and cast to `output_dtype`."""
+
+    @tf.custom_gradient
+    def forward(x, scale, shift):
+        outputs, normalized, inverse_std = _layer_norm_forward(x, scale, shift, epsilon)
+
+        def gradient(upstream):
+            d_inputs, d_scale, d_shift = _layer_norm_backward(upstream, normalized, inverse_std, scale)
+            return tf.cast(d_inputs, x.dtype), d_scale, d_shift
+
+        return tf.cast(outputs, output_dtype), gradient
+
+    return forward(inputs, tf.cast(gamma, tf.float32), tf.cast(beta, tf.float32))
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _cross_entropy_forward(labels, logits):
+    label_logits = tf.gather(logits, labels, batch_dims=1)
+    losses = tf.reduce_logsumexp(logits, axis=-1) - label_logits
+    return losses, tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _cross_entropy_backward(upstream, labels, logits):
+    probs = tf.nn.softmax(logits, axis=-1)
+    one_hot = tf.one_hot(labels, tf.shape(logits)[-1], dtype=logits.dtype)
+    return (probs - one_hot) * upstream[:, None]
+
+
+def sparse_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """-log softmax(logits)[label] over the last axis of float32 `logits`, and the arg-max.
+
+    Returns the losses (shaped like `labels`) and the predicted class of each row (int32, for
+    accuracy), from one pass over the logits. The losses equal
+    `tf.nn.sparse_softmax_cross_entropy_with_logits` to float rounding (whose kernel is not
+    parallelised over rows); labels must lie in [0, vocabulary).
+    """
+    shape = tf.shape(labels)
+    flat_labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+
+    @tf.custom_gradient
+    def forward(flat_logits):
+        losses, predictions = _cross_entropy_forward(flat_labels, flat_logits)
+
+        def gradient(upstream, _):
+            return _cross_entropy_backward(upstream, flat_labels, flat_logits)
+
+        return (losses, predictions), gradient
+
+    width = tf.shape(logits)[-1]
+    losses, predictions = forward(tf.reshape(logits, [-1, width]))
+    return tf.reshape(losses, shape), tf.reshape(predictions, shape)
