@@ -99,14 +99,17 @@ def test_demo_killed_during_pretraining_and_fine_tuning_resumes_to_the_uninterru
     reference, _ = test_demo_sentiment.uninterrupted_run()
     report = (output / "report.md").read_text()
     expected = test_demo_sentiment.accuracy_tables((reference / "report.md").read_text())
-    assert len(expected) >= 8 and test_demo_sentiment.accuracy_tables(report) == expected
+    # The agreement rows end with the largest probability difference, compared with a tolerance below.
+    assert len(expected) >= 8 and _agreement_without_probabilities(
+        test_demo_sentiment.accuracy_tables(report)) == _agreement_without_probabilities(expected)
     assert json.loads((output / "evaluation.json").read_text()) == json.loads((reference / "evaluation.json").read_text())
     on_device, expected_on_device = (json.loads((folder / "on_device.json").read_text()) for folder in (output, reference))
     for key in ("n", "accuracy", "agreement"):
         assert on_device[key] == expected_on_device[key], key
     # Not bit-identical: resumed pretraining does not replay the uninterrupted run exactly (measured: training MLM
     # loss 6.861 vs 6.880 over the interval after the kill), so the weights differ slightly and the largest
-    # Keras-vs-int8 probability difference moved from 1.7e-4 to 2.2e-4. Labels and accuracies are equal.
+    # Keras-vs-int8 probability difference moved from 1.7e-4 to 2.2e-4 (in another run the report rounded the two
+    # to 0.0001 and 0.0002). Labels and accuracies are equal.
     for pair, value in expected_on_device["max_probability_difference"].items():
         assert abs(on_device["max_probability_difference"][pair] - value) < 1e-3, pair
     assert json.loads((output / STATE_FILE).read_text())["finished"] is True
@@ -115,6 +118,11 @@ def test_demo_killed_during_pretraining_and_fine_tuning_resumes_to_the_uninterru
     assert main(["demo", "--output-dir", str(output), *arguments]) == 2
     assert "holds a finished demo run" in capsys.readouterr().err
     assert (output / "report.md").read_bytes() == report_bytes  # untouched
+
+
+def _agreement_without_probabilities(rows: list[str]) -> list[str]:
+    """The report rows with the last column (largest probability difference) cut from the "A vs B" rows."""
+    return [row.rsplit("|", 2)[0] if " vs " in row else row for row in rows]
 
 
 @pytest.mark.slow
