@@ -1,8 +1,9 @@
-"""A small model's pretraining step against its matmul floor, peers and the code before a change.
+"""A model's pretraining step against its matmul floor, peers and the code before a change.
 
 The demo, fine-tuning and distillation train albert_tiny-sized models on CPUs. This times one
 optimizer step of the demo's shape (albert_tiny: H 128, 4 layers, 2 heads, FFN 512, E 64; vocabulary
-8,000; batch 32 x 128; 19 masked positions per sequence; MLM + SOP; LAMB) and, in the same process
+8,000; batch 32 x 128; 19 masked positions per sequence; MLM + SOP; LAMB), or with `--size base`
+ALBERT-base's (vocabulary 30,000; give `--batch 8 --masked 20` for the other benchmarks' batch), and, in the same process
 and interleaved with it (so load on the machine hits both alike), its **matmul floor**: every matmul
 of the step (forward, and the two of each backward: input and weight gradients; the attention
 batched matmuls too) run alone in one `tf.function`, with no elementwise work between them. The
@@ -18,6 +19,7 @@ Cases, each in its own subprocess:
 Usage:
     python benchmarks/small_model_step.py --before 7340e0a
     python benchmarks/small_model_step.py --cases albert_tf albert_tf_bf16 --repeats 9
+    python benchmarks/small_model_step.py --size base --batch 8 --masked 20 --cases albert_tf albert_tf_bf16 --repeats 5
 """
 
 from __future__ import annotations
@@ -32,29 +34,35 @@ import sys
 import tempfile
 import time
 
-from pretraining_cases import hugging_face_step, keras_hub_step, random_batch
+from pretraining_cases import BASE, hugging_face_step, keras_hub_step, random_batch
 from subprocess_cases import run_case_in_subprocess
 
-VOCAB, EMBEDDING, HIDDEN, LAYERS, HEADS, INTERMEDIATE = 8000, 64, 128, 4, 2, 512
-DIMS = dict(vocab=VOCAB, embedding=EMBEDDING, hidden=HIDDEN, layers=LAYERS, heads=HEADS, intermediate=INTERMEDIATE)
+# Each size: the albert_tf preset it starts from and the network's dimensions (vocabulary replaced).
+SIZES = {
+    "tiny": ("tiny", dict(vocab=8000, embedding=64, hidden=128, layers=4, heads=2, intermediate=512)),
+    "base": ("base", BASE),
+}
 WARMUP_STEPS = 3
 
 
-def _matmul_floor(batch, seq_length, masked, dtype):
+def _matmul_floor(dims, batch, seq_length, masked, dtype):
     """A callable running every matmul of one training step (fwd + both bwd) and nothing else."""
     import tensorflow as tf
 
-    tokens, head_size = batch * seq_length, HIDDEN // HEADS
+    hidden, intermediate, embedding = dims["hidden"], dims["intermediate"], dims["embedding"]
+    tokens, head_size = batch * seq_length, hidden // dims["heads"]
     forward = []
-    for _ in range(LAYERS):
-        forward += [(tokens, HIDDEN, HIDDEN)] * 4 + [(tokens, HIDDEN, INTERMEDIATE), (tokens, INTERMEDIATE, HIDDEN)]
-    forward += [(tokens, EMBEDDING, HIDDEN), (batch * masked, HIDDEN, EMBEDDING), (batch * masked, EMBEDDING, VOCAB)]
+    for _ in range(dims["layers"]):
+        forward += [(tokens, hidden, hidden)] * 4 + [(tokens, hidden, intermediate), (tokens, intermediate, hidden)]
+    forward += [(tokens, embedding, hidden), (batch * masked, hidden, embedding),
+                (batch * masked, embedding, dims["vocab"])]
     shapes = []
     for m, k, n in forward:  # y = x w; dx = dy w^T; dw = x^T dy
         shapes += [((m, k), (k, n), False), ((m, n), (k, n), True), ((k, m), (m, n), False)]
-    attention = [((batch * HEADS, seq_length, head_size), (batch * HEADS, seq_length, head_size), True),
-                 ((batch * HEADS, seq_length, seq_length), (batch * HEADS, seq_length, head_size), False)]
-    shapes += attention * 3 * LAYERS
+    heads = dims["heads"]
+    attention = [((batch * heads, seq_length, head_size), (batch * heads, seq_length, head_size), True),
+                 ((batch * heads, seq_length, seq_length), (batch * heads, seq_length, head_size), False)]
+    shapes += attention * 3 * dims["layers"]
     # Variables, not constants: grappler would fold matmuls of constants away.
     operands = [(tf.Variable(tf.random.normal(a, dtype=dtype)), tf.Variable(tf.random.normal(b, dtype=dtype)), t)
                 for a, b, t in shapes]
@@ -85,7 +93,7 @@ def _interleaved(step, floor, repeats):
     return {"seconds": seconds, "floor_seconds": floors, "first_loss": losses[0], "last_loss": losses[-1]}
 
 
-def case_albert_tf(batch, seq_length, masked, repeats, dtype="float32"):
+def case_albert_tf(size, batch, seq_length, masked, repeats, dtype="float32"):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
     import tensorflow as tf
@@ -94,12 +102,14 @@ def case_albert_tf(batch, seq_length, masked, repeats, dtype="float32"):
     from albert_tf.optimization import create_optimizer
     from albert_tf.pretrainer import AlbertPretrainer
 
+    preset, dims = SIZES[size]
     keras.config.set_dtype_policy(dtype)
     keras.utils.set_random_seed(0)
-    config = AlbertConfig.from_preset("tiny").replace(vocab_size=VOCAB)
+    config = AlbertConfig.from_preset(preset).replace(vocab_size=dims["vocab"])
     model = AlbertPretrainer(AlbertBackbone(config))
     model.compile(optimizer=create_optimizer("lamb", learning_rate=0.005, warmup_steps=0, total_steps=10000))
-    features = {name: tf.constant(value) for name, value in random_batch(batch, seq_length, masked, VOCAB).items()}
+    features = {name: tf.constant(value)
+                for name, value in random_batch(batch, seq_length, masked, dims["vocab"]).items()}
     model.optimizer.build(model.trainable_variables)
     model.make_train_function()
 
@@ -107,16 +117,16 @@ def case_albert_tf(batch, seq_length, masked, repeats, dtype="float32"):
         model.reset_metrics()
         return float(model.train_function(iter([features]))["loss"])
 
-    floor = _matmul_floor(batch, seq_length, masked, "bfloat16" if "bfloat16" in dtype else "float32")
+    floor = _matmul_floor(dims, batch, seq_length, masked, "bfloat16" if "bfloat16" in dtype else "float32")
     return _interleaved(step, floor, repeats)
 
 
-def case_keras_hub(batch, seq_length, masked, repeats):
-    return _interleaved(keras_hub_step(DIMS, batch, seq_length, masked), None, repeats)
+def case_keras_hub(size, batch, seq_length, masked, repeats):
+    return _interleaved(keras_hub_step(SIZES[size][1], batch, seq_length, masked), None, repeats)
 
 
-def case_hugging_face(batch, seq_length, masked, repeats):
-    return _interleaved(hugging_face_step(DIMS, batch, seq_length, masked), None, repeats)
+def case_hugging_face(size, batch, seq_length, masked, repeats):
+    return _interleaved(hugging_face_step(SIZES[size][1], batch, seq_length, masked), None, repeats)
 
 
 CASES = {
@@ -143,6 +153,8 @@ def main():
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES),
                         default=["albert_tf", "albert_tf_bf16", "before", "before_bf16", "keras_hub", "hugging_face"])
     parser.add_argument("--before", metavar="REV", help="git revision for the `before` cases (skipped without)")
+    parser.add_argument("--size", choices=sorted(SIZES), default="tiny",
+                        help="the network: albert_tiny with an 8k vocabulary (the demo's) or ALBERT-base")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seq-length", type=int, default=128)
     parser.add_argument("--masked", type=int, default=19)
@@ -152,7 +164,8 @@ def main():
     args = parser.parse_args()
 
     if args.run_case:
-        print(json.dumps(CASES[args.run_case][1](args.batch, args.seq_length, args.masked, args.repeats)))
+        print(json.dumps(CASES[args.run_case][1](args.size, args.batch, args.seq_length, args.masked,
+                                                 args.repeats)))
         return
 
     results = {}
@@ -168,7 +181,8 @@ def main():
                 os.environ["PYTHONPATH"] = before_src + (os.pathsep + saved if saved else "")
             try:
                 result, error = run_case_in_subprocess(__file__, name, dict(
-                    batch=args.batch, seq_length=args.seq_length, masked=args.masked, repeats=args.repeats))
+                    size=args.size, batch=args.batch, seq_length=args.seq_length, masked=args.masked,
+                    repeats=args.repeats))
             finally:
                 if saved is None:
                     os.environ.pop("PYTHONPATH", None)
@@ -183,7 +197,9 @@ def main():
                              "first_loss": result["first_loss"], "last_loss": result["last_loss"]}
             print(f"  {name}: {results[name]}", file=sys.stderr, flush=True)
 
-    lines = [f"albert_tiny-shaped pretraining step (vocabulary {VOCAB:,}, batch {args.batch} x {args.seq_length}, "
+    network = {"tiny": "albert_tiny", "base": "ALBERT-base"}[args.size]
+    lines = [f"{network}-shaped pretraining step (vocabulary {SIZES[args.size][1]['vocab']:,}, "
+             f"batch {args.batch} x {args.seq_length}, "
              f"{args.masked} masked positions), median of {args.repeats} rounds after {WARMUP_STEPS} warm-up; "
              f"floor interleaved in the same process; {platform.machine()}, {os.cpu_count()} cores"
              + (f"; before = {args.before}" if args.before else ""), "",
