@@ -67,10 +67,14 @@ def test_killed_after_a_shard_rerun_completes_and_counts_every_shard(tmp_path):
 
 
 def test_workers_die_with_a_killed_parent(tmp_path):
-    # Many passes over the corpus, so the run is still busy when it is killed. Three workers:
-    # this process and two worker processes.
-    process = subprocess.Popen(command(tmp_path / "out", "--num-workers", "3", "--dupe-factor", "400"),
-                               env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The 3-document sample 300 times over, read 50 times: far more work than starting up, so the
+    # run is still busy when it is killed (the sample alone finished first once the workers stopped
+    # importing TensorFlow). Three workers: this process and two worker processes.
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n\n".join([SAMPLE.read_text(encoding="utf-8").strip()] * 300) + "\n", encoding="utf-8")
+    arguments = command(tmp_path / "out", "--num-workers", "3", "--dupe-factor", "50")
+    arguments[arguments.index(str(SAMPLE))] = str(corpus)
+    process = subprocess.Popen(arguments, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parent = psutil.Process(process.pid)
     deadline = time.time() + 240
     workers = []
@@ -80,8 +84,15 @@ def test_workers_die_with_a_killed_parent(tmp_path):
         if len(workers) >= 2 and list((tmp_path / "out").glob("part-*.tfrecord")):
             break
         time.sleep(0.2)
-    assert process.poll() is None and len(workers) >= 2, "the run ended before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    gone, alive = psutil.wait_procs(workers, timeout=30)
-    assert not alive, f"processes outlived their parent: {[worker.cmdline()[-3:] for worker in alive]}"
+    try:
+        assert process.poll() is None and len(workers) >= 2, "the run ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        gone, alive = psutil.wait_procs(workers, timeout=30)
+        assert not alive, f"processes outlived their parent: {[worker.cmdline()[-3:] for worker in alive]}"
+    finally:
+        for leftover in [process, *workers]:
+            try:
+                leftover.kill()
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                pass
