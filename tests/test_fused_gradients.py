@@ -73,8 +73,13 @@ def test_fused_ops_under_mixed_bfloat16_stay_close(layer_kind):
     _randomize(layer, seed=5)
     fused = _outputs_and_gradients(layer, inputs, upstream, True, *extra_inputs)
     plain = _outputs_and_gradients(layer, inputs, upstream, False, *extra_inputs)
+    # The key bias's gradient is zero in exact arithmetic (softmax ignores a constant added to a row
+    # of scores): both paths give bfloat16 rounding noise there. So an array far smaller than the
+    # layer's largest is compared at the scale of 5% of the largest.
+    largest = max(float(np.max(np.abs(want))) for want in plain)
     for got, want in zip(fused, plain):
-        np.testing.assert_allclose(got, want, rtol=0.05, atol=0.05 * float(np.max(np.abs(want))))
+        scale = max(float(np.max(np.abs(want))), 0.05 * largest)
+        np.testing.assert_allclose(got, want, rtol=0.05, atol=0.05 * scale)
 
 
 def test_masked_lm_cross_entropy_equals_tensorflow_kernel():

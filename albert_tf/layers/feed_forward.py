@@ -8,6 +8,7 @@ from keras import ops
 
 from albert_tf.activations import get_activation
 from albert_tf.fused_ops import gelu_tanh_then_dense
+from albert_tf.layers.dense_rows import dense_rows
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -44,12 +45,16 @@ class AlbertFeedForward(keras.layers.Layer):
         self.built = True
 
     def call(self, hidden, training=None):
-        # hidden: [B, T, H] -> [B, T, I] -> [B, T, H]. Training with GELU takes the fused ops (the
-        # same values, cheaper to differentiate); inference and export trace the plain layers.
-        if training and self.activation == "gelu_tanh" and keras.backend.backend() == "tensorflow":
+        # hidden: [B, T, H] -> [B, T, I] -> [B, T, H].
+        if not training:
+            # On [B * T, H] rows TensorFlow fuses each bias, and GELU, into its matmul (dense_rows).
+            rows = tf.reshape(hidden, [-1, self.hidden_size])
+            outputs = dense_rows(self.output_dense, self._activation_fn(dense_rows(self.intermediate, rows)))
+            return tf.reshape(outputs, tf.shape(hidden))
+        if self.activation == "gelu_tanh":
             # Both matmuls on 2-D rows (a rank-3 matmul broadcasts the kernel, and its gradient then sums
             # over the batch); the bias adds, GELU and the output matmul with one custom gradient that
-            # keeps only the pre-activation for the backward pass.
+            # keeps only the pre-activation for the backward pass (same values, cheaper to differentiate).
             rows = tf.reshape(hidden, [-1, self.hidden_size])
             pre_activation = tf.matmul(rows, ops.cast(self.intermediate.kernel, self.compute_dtype))
             outputs = gelu_tanh_then_dense(pre_activation, tf.identity(self.intermediate.bias.value),
