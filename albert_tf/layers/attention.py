@@ -69,8 +69,8 @@ class AlbertSelfAttention(keras.layers.Layer):
         """`dense(hidden)` for [B, T, H] `hidden`, times `scale` (folded into the kernel and bias)."""
         if not training:
             # Inference on [B * T, H] rows, where TensorFlow fuses the bias into the matmul
-            # (dense_rows). Training keeps the [B, T, H] form: the rows measured 8% slower there for
-            # the base step in mixed_bfloat16 (benchmarks/small_model_step.py).
+            # (dense_rows). Training keeps the [B, T, H] form: rows made its step no faster
+            # (benchmarks/small_model_step.py; docs/benchmarks.md).
             rows = tf.reshape(hidden, [-1, self.hidden_size])
             return tf.reshape(dense_rows(dense, rows, scale=scale), tf.shape(hidden))
         if scale is None:
