@@ -184,7 +184,7 @@ def render(args, after, before, original) -> str:
     lines = [
         "# create-data: 1 worker vs 2 workers",
         "",
-        f"Command: `flock -x /tmp/albert-cpu.lock python benchmarks/create_data.py"
+        f"Command: `python benchmarks/create_data.py"
         f"{' --before-src DIR --before-label ' + shlex.quote(label) if before else ''}"
         f"{' --original-repo ... --original-pythonpath ...' if original else ''}` "
         f"({os.cpu_count()} CPU cores).",

@@ -256,14 +256,13 @@ def report(r: dict) -> str:
     lines = [
         "# LiteRT latency on real sentences: fixed [1, 128] vs length-adaptive",
         "",
-        f"Command: `flock -x /tmp/albert-cpu.lock .venv/bin/{r['command']}` (after the same with `--convert-only`",
-        "under `flock -s`). Written by `benchmarks/litert_latency.py`.",
+        f"Command: `{r['command']}`. Written by `benchmarks/litert_latency.py`.",
         "",
         f"SST-2 dev sentences: {r['rows']} of {r['of']} (every {r['step']}th row), tokenized with the real 30k",
         f"`spiece.model`: mean {r['mean_tokens']:.1f} tokens with [CLS]/[SEP], median {r['median_tokens']:.0f}, "
         f"max {r['max_tokens']}. Classifiers with random weights (2 labels); `ai_edge_litert` (XNNPACK),",
         f"{r['threads']} threads, batch 1, one call per sentence after warm-up; {r['machine']}; load average "
-        f"{r['load_before']:.2f} before, {r['load_after']:.2f} after (exclusive lock: no other benchmark or test).",
+        f"{r['load_before']:.2f} before, {r['load_after']:.2f} after.",
         "",
         "* fixed-128: the peer (MediaPipe's model, and every export before): padded to 128.",
         "* adaptive: one `[1, -1]` model fed the n real tokens, resized by the signature runner per call.",
