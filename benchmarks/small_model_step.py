@@ -3,11 +3,11 @@
 The demo, fine-tuning and distillation train albert_tiny-sized models on CPUs. This times one
 optimizer step of the demo's shape (albert_tiny: H 128, 4 layers, 2 heads, FFN 512, E 64; vocabulary
 8,000; batch 32 x 128; 19 masked positions per sequence; MLM + SOP; LAMB), or with `--size base`
-ALBERT-base's (vocabulary 30,000; give `--batch 8 --masked 20` for the other benchmarks' batch), and, in the same process
-and interleaved with it (so load on the machine hits both alike), its **matmul floor**: every matmul
-of the step (forward, and the two of each backward: input and weight gradients; the attention
-batched matmuls too) run alone in one `tf.function`, with no elementwise work between them. The
-ratio step / floor is what the overhead costs; the issue's goal is at most 1.4x in float32.
+ALBERT-base's (vocabulary 30,000; give `--batch 8 --masked 20` for the other benchmarks' batch),
+and, in the same process and interleaved with it (so load on the machine hits both alike), its
+**matmul floor**: every matmul of the step (forward, and the two of each backward: input and weight
+gradients; the attention batched matmuls too) run alone in one `tf.function`, with no elementwise
+work between them. The ratio step / floor is what the overhead costs; the issue's goal is at most 1.4x in float32.
 
 Cases, each in its own subprocess:
 - albert_tf float32 and mixed_bfloat16 (the floor in bfloat16 for the latter);
@@ -150,18 +150,10 @@ def _extract(revision: str, folder: str) -> None:
 
 def _run_case(name, args, before_src):
     """One process of case `name`: (its result, None) or (None, why it was skipped)."""
-    saved = os.environ.get("PYTHONPATH")
-    if name.startswith("before"):
-        os.environ["PYTHONPATH"] = before_src + (os.pathsep + saved if saved else "")
-    try:
-        return run_case_in_subprocess(__file__, name, dict(
-            size=args.size, batch=args.batch, seq_length=args.seq_length, masked=args.masked,
-            repeats=args.repeats))
-    finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+    options = dict(size=args.size, batch=args.batch, seq_length=args.seq_length, masked=args.masked,
+                   repeats=args.repeats)
+    return run_case_in_subprocess(__file__, name, options,
+                                  python_path_first=before_src if name.startswith("before") else None)
 
 
 def _summary(runs: list[dict]) -> dict:
@@ -191,6 +183,9 @@ def main():
     parser.add_argument("--output", help="also write the table (markdown) and the medians (.json beside it)")
     parser.add_argument("--run-case", choices=sorted(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    for option in ("repeats", "processes"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option} must be at least 1")  # exit code 2, one line
 
     if args.run_case:
         print(json.dumps(CASES[args.run_case][1](args.size, args.batch, args.seq_length, args.masked,

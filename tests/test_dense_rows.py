@@ -42,7 +42,8 @@ def test_a_quantized_dense_layer_runs_its_own_call():
 
 
 def _fused_matmuls(function, *specs):
-    """The `_FusedMatMul` ops (and their fused ops) Grappler makes of `function`'s graph on a CPU."""
+    """The fused ops of each `_FusedMatMul` Grappler makes of `function`'s graph on a CPU, and the
+    plain `MatMul`s it leaves."""
     concrete = tf.function(function).get_concrete_function(*specs)
     graph_def = concrete.graph.as_graph_def(add_shapes=True)
     for node in graph_def.node:  # the CPU remapper only rewrites ops placed on a CPU
@@ -50,9 +51,10 @@ def _fused_matmuls(function, *specs):
     meta_graph = tf.compat.v1.train.export_meta_graph(graph_def=graph_def, graph=concrete.graph)
     meta_graph.collection_def["train_op"].node_list.value.extend([t.name for t in concrete.outputs])
     optimized = tf_optimizer.OptimizeGraph(config_pb2.ConfigProto(), meta_graph)
-    return sorted(tuple(op.decode() for op in node.attr["fused_ops"].list.s)
-                  for node in optimized.node if node.op == "_FusedMatMul"), \
-        [node.op for node in optimized.node if node.op == "MatMul"]
+    fused = sorted(tuple(op.decode() for op in node.attr["fused_ops"].list.s)
+                   for node in optimized.node if node.op == "_FusedMatMul")
+    unfused = [node.op for node in optimized.node if node.op == "MatMul"]
+    return fused, unfused
 
 
 def test_feed_forward_inference_fuses_bias_and_gelu_into_its_matmuls():
