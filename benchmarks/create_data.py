@@ -26,7 +26,8 @@ Optional peers, neither part of this project:
 
 Usage (times under the machine's exclusive CPU lock):
     flock -x /tmp/albert-cpu.lock python benchmarks/create_data.py \\
-        [--text corpus.txt] [--before-src DIR] [--original-repo ../peers/albert --original-pythonpath ../peers/shim]
+        [--repeats 7] [--dupe-factor 20 | --documents-per-shard 4] [--output OTHER.md] [--text corpus.txt] \\
+        [--before-src DIR] [--original-repo ../peers/albert --original-pythonpath ../peers/shim]
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "corpus" / (
     "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")
 DEFAULT_SPM = ROOT.parent / "shared" / "data" / "albert" / "spiece.model"
 RESULTS = ROOT / "benchmarks" / "results" / "create_data.md"
+# The issue's workload: 7 units of 16 documents on the excerpt. `--dupe-factor` scales the work per
+# unit; `--documents-per-shard` cuts more, smaller units (a real corpus has thousands).
 SETTINGS = dict(max_seq_length=128, max_predictions_per_seq=20, dupe_factor=5, documents_per_shard=16)
 # Runs `albert` in this process, timing what follows `import albert_tf` (TensorFlow).
 DRIVER = """\
@@ -61,6 +64,28 @@ json.dump({"import_s": imported - start, "after_import_s": time.perf_counter() -
            "albert_tf": sys.modules["albert_tf"].__file__}, open(sys.argv[1], "w"))
 sys.exit(code)
 """
+
+
+# Starts one worker process as `create-data --num-workers 2` does and times its first answer.
+WORKER_START = """\
+import json, sys, time
+from albert_tf.data.create_pretraining_data import PretrainingDataConfig, _WorkerState
+from albert_tf.data.worker_pool import LightProcessPool
+seconds = []
+for _ in range(int(sys.argv[2])):
+    start = time.perf_counter()
+    with LightProcessPool(1, _WorkerState.create, (sys.argv[1], PretrainingDataConfig())) as pool:
+        pool.loaded_modules()
+        seconds.append(time.perf_counter() - start)
+print(json.dumps(seconds))
+"""
+
+
+def worker_start_seconds(source: pathlib.Path, spm_model, env, repeats: int) -> float:
+    """Median seconds from starting a data worker to its first answer (vocabulary loaded)."""
+    output = subprocess.run([sys.executable, "-c", WORKER_START, str(spm_model), str(repeats)], check=True,
+                            cwd=source, env=env, stdout=subprocess.PIPE, text=True).stdout
+    return statistics.median(json.loads(output.strip().splitlines()[-1]))
 
 
 def count_records(paths) -> int:
@@ -83,12 +108,12 @@ def digest(paths) -> str:
     return sha.hexdigest()
 
 
-def run_ours(source: pathlib.Path, text, spm_model, output, workers, env):
+def run_ours(source: pathlib.Path, text, spm_model, output, workers, env, settings):
     timing = output.with_suffix(".json")
     command = [sys.executable, "-c", DRIVER, str(timing), "create-data", "--input", str(text),
                "--spm-model", str(spm_model), "--output-dir", str(output), "--no-progress",
                "--num-workers", str(workers)]
-    for name, value in SETTINGS.items():
+    for name, value in settings.items():
         command += [f"--{name.replace('_', '-')}", str(value)]
     start = time.perf_counter()
     subprocess.run(command, check=True, cwd=source, env=env, stdout=subprocess.DEVNULL)
@@ -101,11 +126,11 @@ def run_ours(source: pathlib.Path, text, spm_model, output, workers, env):
     return wall, inside["after_import_s"], inside["import_s"], examples, digest(shards)
 
 
-def measure(name, source, text, spm_model, work, repeats, env):
+def measure(name, source, text, spm_model, work, repeats, env, settings):
     """{workers: row} for one albert_tf source tree."""
     rows = {}
     for workers in (1, 2):
-        runs = [run_ours(source, text, spm_model, work / f"{name}-{workers}-{repeat}", workers, env)
+        runs = [run_ours(source, text, spm_model, work / f"{name}-{workers}-{repeat}", workers, env, settings)
                 for repeat in range(repeats)]
         digests = {run[4] for run in runs}
         rows[workers] = dict(
@@ -126,6 +151,10 @@ def main():
     parser.add_argument("--text", help="the corpus as text; extracted from --corpus when missing")
     parser.add_argument("--spm-model", default=str(DEFAULT_SPM))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dupe-factor", type=int, default=SETTINGS["dupe_factor"],
+                        help="passes over the corpus: more work per unit, the same fixed start-up")
+    parser.add_argument("--documents-per-shard", type=int, default=SETTINGS["documents_per_shard"],
+                        help="documents per work unit: smaller units, a shorter wait for the last one")
     parser.add_argument("--before-src", help="folder holding an earlier albert_tf/ to time beside this one")
     parser.add_argument("--before-label", default="before", help="what --before-src is (e.g. a commit)")
     parser.add_argument("--original-repo", help="checkout of google-research/albert (optional)")
@@ -133,6 +162,9 @@ def main():
     parser.add_argument("--original-repeats", type=int, default=3)
     parser.add_argument("--output", default=str(RESULTS), help="the Markdown results file")
     args = parser.parse_args()
+    if min(args.repeats, args.dupe_factor, args.documents_per_shard) < 1:
+        parser.exit(2, f"{parser.prog}: error: --repeats, --dupe-factor and --documents-per-shard must be >= 1\n")
+    settings = dict(SETTINGS, dupe_factor=args.dupe_factor, documents_per_shard=args.documents_per_shard)
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="albert-bench-"))
     text = pathlib.Path(args.text) if args.text else work / "corpus.txt"
@@ -146,8 +178,10 @@ def main():
     quiet = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     quiet.pop("PYTHONPATH", None)
 
-    after = measure("after", ROOT, text, args.spm_model, work, args.repeats, quiet)
-    before = (measure("before", pathlib.Path(args.before_src), text, args.spm_model, work, args.repeats, quiet)
+    after = measure("after", ROOT, text, args.spm_model, work, args.repeats, quiet, settings)
+    worker_start = worker_start_seconds(ROOT, args.spm_model, quiet, args.repeats)
+    before = (measure("before", pathlib.Path(args.before_src), text, args.spm_model, work, args.repeats, quiet,
+                      settings)
               if args.before_src else None)
 
     original = None
@@ -161,19 +195,19 @@ def main():
             subprocess.run([
                 sys.executable, "-m", f"{repo.name}.create_pretraining_data", f"--input_file={text}",
                 f"--output_file={output}", f"--spm_model_file={args.spm_model}", f"--vocab_file={args.spm_model}",
-                f"--max_seq_length={SETTINGS['max_seq_length']}",
-                f"--max_predictions_per_seq={SETTINGS['max_predictions_per_seq']}",
-                f"--dupe_factor={SETTINGS['dupe_factor']}", "--do_lower_case=True",
+                f"--max_seq_length={settings['max_seq_length']}",
+                f"--max_predictions_per_seq={settings['max_predictions_per_seq']}",
+                f"--dupe_factor={settings['dupe_factor']}", "--do_lower_case=True",
             ], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=work)
             seconds.append(time.perf_counter() - start)
         original = (statistics.median(seconds), count_records([work / "original-0.tfrecord"]), args.original_repeats)
 
-    report = render(args, after, before, original)
+    report = render(args, settings, after, before, original, worker_start)
     print(report)
     pathlib.Path(args.output).write_text(report, encoding="utf-8")
 
 
-def render(args, after, before, original) -> str:
+def render(args, settings, after, before, original, worker_start: float) -> str:
     def cell(rows, workers, key, digits=1):
         return f"{rows[workers][key]:.{digits}f}" if rows else "-"
 
@@ -184,14 +218,16 @@ def render(args, after, before, original) -> str:
     lines = [
         "# create-data: 1 worker vs 2 workers",
         "",
-        f"Command: `python benchmarks/create_data.py"
+        f"Command: `python benchmarks/create_data.py --repeats {args.repeats}"
+        + "".join(f" --{name.replace('_', '-')} {value}" for name, value in settings.items()
+                  if value != SETTINGS[name]) +
         f"{' --before-src DIR --before-label ' + shlex.quote(label) if before else ''}"
         f"{' --original-repo ... --original-pythonpath ...' if original else ''}` "
         f"({os.cpu_count()} CPU cores).",
         "",
-        f"Corpus: {pathlib.Path(args.corpus).name} as text; seq {SETTINGS['max_seq_length']}, "
-        f"{SETTINGS['max_predictions_per_seq']} predictions, dupe factor {SETTINGS['dupe_factor']}, "
-        f"{SETTINGS['documents_per_shard']} documents per shard. Median of {args.repeats} whole-process runs. "
+        f"Corpus: {pathlib.Path(args.corpus).name} as text; seq {settings['max_seq_length']}, "
+        f"{settings['max_predictions_per_seq']} predictions, dupe factor {settings['dupe_factor']}, "
+        f"{settings['documents_per_shard']} documents per shard. Median of {args.repeats} whole-process runs. "
         "*After start-up*: timed inside the process from the end of `import albert_tf` (TensorFlow, "
         f"median {after[1]['startup']:.1f} s) to the end of the command.",
         "",
@@ -214,6 +250,8 @@ def render(args, after, before, original) -> str:
     ]
     identical = {after[1]["digest"], after[2]["digest"]} | ({before[1]["digest"], before[2]["digest"]} if before else set())
     lines.append("All identical." if len(identical) == 1 else "**The outputs differ.**")
+    lines += ["", f"A worker process answers its first request {worker_start:.2f} s after it is started "
+              f"(median of {args.repeats}, nothing else running): work that 2 workers cannot split."]
     if original:
         seconds, examples, repeats = original
         lines += [
