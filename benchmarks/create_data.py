@@ -204,7 +204,10 @@ def main():
 
     report = render(args, settings, after, before, original, worker_start)
     print(report)
-    pathlib.Path(args.output).write_text(report, encoding="utf-8")
+    sys.path.insert(0, str(ROOT))
+    from albert_tf.io_utils import atomic_write_text  # written aside and renamed, as the library's outputs
+
+    atomic_write_text(args.output, report)
 
 
 def render(args, settings, after, before, original, worker_start: float) -> str:

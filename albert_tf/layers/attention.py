@@ -9,7 +9,7 @@ import tensorflow as tf
 from keras import ops
 
 from albert_tf import fused_ops
-from albert_tf.layers.dense_rows import dense_rows
+from albert_tf.layers.dense_rows import dense_rows, scaled_weights
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -75,8 +75,8 @@ class AlbertSelfAttention(keras.layers.Layer):
             return tf.reshape(dense_rows(dense, rows, scale=scale), tf.shape(hidden))
         if scale is None:
             return dense(hidden)
-        return tf.nn.bias_add(ops.matmul(hidden, ops.cast(dense.kernel, self.compute_dtype) * scale),
-                              ops.cast(dense.bias, self.compute_dtype) * scale)
+        kernel, bias = scaled_weights(dense, scale)
+        return tf.nn.bias_add(ops.matmul(hidden, kernel), bias)
 
     def call(self, hidden, attention_bias, training=None):
         # Legend: B batch, T sequence, H hidden, N heads, D head size.

@@ -17,17 +17,25 @@ import tensorflow as tf
 from keras import ops
 
 
-def dense_rows(dense: keras.layers.Dense, rows: tf.Tensor, scale: float | None = None) -> tf.Tensor:
-    """`dense(rows)` (without its activation) for 2-D `rows` [N, in], optionally times `scale`.
+def scaled_weights(dense: keras.layers.Dense, scale: float | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """`dense`'s kernel and bias in its compute dtype, each times `scale` when given.
 
-    `scale` multiplies the kernel and bias (an [in, out] and an [out] tensor) rather than the
-    [N, out] result. A quantized or LoRA-enabled Dense layer runs its own `call`.
+    Scaling the [in, out] kernel and [out] bias costs less than scaling the [N, out] result.
     """
-    if dense.quantization_mode is not None or dense.lora_enabled:
-        outputs = dense(rows)
-        return outputs if scale is None else outputs * ops.cast(scale, outputs.dtype)
     kernel = ops.cast(dense.kernel, dense.compute_dtype)
     bias = ops.cast(dense.bias, dense.compute_dtype)
     if scale is not None:
         kernel, bias = kernel * scale, bias * scale
+    return kernel, bias
+
+
+def dense_rows(dense: keras.layers.Dense, rows: tf.Tensor, scale: float | None = None) -> tf.Tensor:
+    """`dense(rows)` (without its activation) for 2-D `rows` [N, in], optionally times `scale`
+    (folded into the weights, `scaled_weights`). A quantized or LoRA-enabled Dense layer runs its
+    own `call`.
+    """
+    if dense.quantization_mode is not None or dense.lora_enabled:
+        outputs = dense(rows)
+        return outputs if scale is None else outputs * ops.cast(scale, outputs.dtype)
+    kernel, bias = scaled_weights(dense, scale)
     return tf.nn.bias_add(tf.matmul(rows, kernel), bias)
