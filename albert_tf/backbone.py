@@ -9,6 +9,7 @@ import os
 from typing import Any, Iterator
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from albert_tf.config import AlbertConfig
@@ -204,6 +205,21 @@ class AlbertBackbone(keras.Model):
         self.layers_by_depth = layers_by_depth
         self.shared_sublayers = shared_sublayers
         self.pooler = pooler
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        if training:
+            return super().call(inputs, training=training, mask=mask, **kwargs)
+        # Under mixed precision Keras casts a float32 weight to the compute dtype wherever a layer
+        # reads it: ALBERT-base's shared 7M weights 12 times per forward pass. Here each weight is
+        # read (and cast) once and every depth sees that one tensor (`keras.StatelessScope` hands
+        # layers the given values for their variables): TensorFlow's graph optimizer then drops
+        # the other 11 identical casts. Same values; in float32 it changes nothing but the reads.
+        # Inference only: in training the gradients must reach the variables through each depth's
+        # own read (rematerialization recomputes them), and there the casts matter less.
+        reads = [(weight, tf.identity(weight.value)) for layer in self.transformer_layers
+                 for weight in layer.weights]
+        with keras.StatelessScope(state_mapping=reads):
+            return super().call(inputs, training=training, mask=mask, **kwargs)
 
     @property
     def token_embedding(self) -> keras.layers.Embedding:

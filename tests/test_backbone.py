@@ -177,6 +177,51 @@ def test_mixed_bfloat16_runs_close_to_float32(tiny_config):
     assert float(np.abs(difference).max()) <= 4 * rms_bound
 
 
+def _inference(backbone: AlbertBackbone, per_depth_reads: bool = False):
+    """`backbone`'s inference call; `per_depth_reads` runs Functional.call directly, where every
+    depth reads (and, under mixed precision, casts) the shared weights itself."""
+    if per_depth_reads:
+        return tf.function(lambda inputs: super(AlbertBackbone, backbone).call(inputs, training=False))
+    return tf.function(lambda inputs: backbone(inputs, training=False))
+
+
+def _casts_of_variable_reads(function, inputs) -> int:
+    """Cast ops in `function`'s traced graph whose input is a variable read (through Identity ops)."""
+    graph = function.get_concrete_function({name: tf.constant(value) for name, value in inputs.items()}).graph
+
+    def reads_variable(tensor):
+        op = tensor.op
+        while op.type == "Identity":
+            op = op.inputs[0].op
+        return op.type == "ReadVariableOp"
+
+    return sum(op.type == "Cast" and reads_variable(op.inputs[0]) for op in graph.get_operations())
+
+
+def test_mixed_precision_inference_casts_each_shared_weight_once(tiny_config):
+    inputs = make_inputs(2, 8, tiny_config.vocab_size, pad=2)
+    casts, per_depth_casts = {}, {}
+    for depth in (1, 3):
+        backbone = AlbertBackbone(tiny_config.replace(num_hidden_layers=depth), dtype="mixed_bfloat16")
+        casts[depth] = _casts_of_variable_reads(_inference(backbone), inputs)
+        per_depth_casts[depth] = _casts_of_variable_reads(_inference(backbone, per_depth_reads=True), inputs)
+    assert per_depth_casts[3] > per_depth_casts[1], "the per-depth path casts the shared weights at every depth"
+    assert casts[1] > 0
+    assert casts[3] == casts[1], "the shared layer's weights are cast once per call, whatever the depth"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_inference_with_weights_read_once_equals_per_depth_reads(tiny_config, dtype):
+    backbone = AlbertBackbone(tiny_config, dtype=dtype)
+    rng = np.random.default_rng(3)
+    backbone.set_weights([rng.normal(0.0, 0.2, weight.shape) for weight in backbone.get_weights()])
+    inputs = {name: tf.constant(value) for name, value in make_inputs(2, 12, tiny_config.vocab_size, pad=3).items()}
+    shared_reads = _inference(backbone)(inputs)
+    per_depth_reads = _inference(backbone, per_depth_reads=True)(inputs)
+    for name in ("sequence_output", "pooled_output"):
+        np.testing.assert_array_equal(tf.cast(shared_reads[name], tf.float32), tf.cast(per_depth_reads[name], tf.float32))
+
+
 def test_global_mixed_policy_and_serialized_dtype(tmp_path, tiny_config):
     keras.config.set_dtype_policy("mixed_bfloat16")
     backbone = AlbertBackbone(tiny_config)
