@@ -11,9 +11,14 @@ in one `tf.function`: what this machine's TensorFlow matmul kernels need for
 the FLOPs no implementation can avoid (attention scores, softmax, LayerNorm
 and GELU come on top).
 
+`--before REV` adds the albert_tf cases on the library as it was at git
+revision REV (extracted with `git archive`, first on the case's PYTHONPATH),
+timed in the same run.
+
 Usage (peers need `pip install -e ".[bench]"`):
     python benchmarks/backbone_forward.py                 # all cases, markdown table
     python benchmarks/backbone_forward.py --cases albert_tf albert_tf_xla
+    python benchmarks/backbone_forward.py --cases albert_tf_bf16 before_bf16 matmul_floor_bf16 --before HEAD~1
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 
-from subprocess_cases import run_case_in_subprocess
+from subprocess_cases import extract_package, run_case_in_subprocess
 
 VOCAB, EMBEDDING, HIDDEN, LAYERS, HEADS, INTERMEDIATE = 30000, 128, 768, 12, 12, 3072
 
@@ -144,6 +150,9 @@ CASES = {
                        lambda b, t, r: case_albert_tf(b, t, r, dtype="mixed_bfloat16")),
     "albert_tf_bf16_xla": ("albert_tf AlbertBackbone, mixed_bfloat16, tf.function + XLA",
                            lambda b, t, r: case_albert_tf(b, t, r, xla=True, dtype="mixed_bfloat16")),
+    "before": ("albert_tf before the change (--before), tf.function", lambda b, t, r: case_albert_tf(b, t, r)),
+    "before_bf16": ("albert_tf before the change (--before), mixed_bfloat16, tf.function",
+                    lambda b, t, r: case_albert_tf(b, t, r, dtype="mixed_bfloat16")),
     "keras_hub": ("KerasHub AlbertBackbone, tf.function", lambda b, t, r: case_keras_hub(b, t, r)),
     "keras_hub_xla": ("KerasHub AlbertBackbone, tf.function + XLA", lambda b, t, r: case_keras_hub(b, t, r, xla=True)),
     "model_garden": ("TF Model Garden AlbertEncoder, tf.function", lambda b, t, r: case_model_garden(b, t, r)),
@@ -163,6 +172,7 @@ def main():
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq-length", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=7, help="timed calls per case (median reported)")
+    parser.add_argument("--before", metavar="REV", help="git revision for the `before` cases (skipped without)")
     parser.add_argument("--run-case", choices=sorted(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -171,26 +181,32 @@ def main():
         print(json.dumps(seconds))
         return
 
+    cases = [name for name in args.cases if args.before or not name.startswith("before")]
     medians = {}
-    for name in args.cases:
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        seconds, error = run_case_in_subprocess(
-            __file__, name, dict(batch=args.batch, seq_length=args.seq_length, repeats=args.repeats))
-        medians[name] = statistics.median(seconds) if seconds else None
-        if error:
-            print(f"  {name}: skipped ({error})", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as before_src:
+        if args.before:
+            extract_package(args.before, before_src)
+        for name in cases:
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            seconds, error = run_case_in_subprocess(
+                __file__, name, dict(batch=args.batch, seq_length=args.seq_length, repeats=args.repeats),
+                python_path_first=before_src if name.startswith("before") else None)
+            medians[name] = statistics.median(seconds) if seconds else None
+            if error:
+                print(f"  {name}: skipped ({error})", file=sys.stderr)
 
     fastest_peer = min((medians[n] for n in PEERS if medians.get(n)), default=None)
-    floor = medians.get("matmul_floor")
     print(f"\nALBERT-base forward, batch {args.batch} x {args.seq_length}, median of {args.repeats}; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores\n")
-    print("| implementation | seconds | vs fastest peer | vs fp32 matmul floor |")
+    print("| implementation | seconds | vs fastest peer | vs its dtype's matmul floor |")
     print("|---|---|---|---|")
-    for name in args.cases:
+    for name in cases:
         median = medians[name]
         if median is None:
             print(f"| {CASES[name][0]} | not run | | |")
             continue
+        # bfloat16 cases against the bfloat16 floor, the others against the float32 one.
+        floor = medians.get("matmul_floor_bf16" if "bf16" in name else "matmul_floor")
         peer_ratio = f"{median / fastest_peer:.2f}x" if fastest_peer else ""
         floor_ratio = f"{median / floor:.2f}x" if floor else ""
         print(f"| {CASES[name][0]} | {median:.3f} | {peer_ratio} | {floor_ratio} |")

@@ -29,13 +29,12 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 from pretraining_cases import BASE, hugging_face_step, keras_hub_step, random_batch
-from subprocess_cases import run_case_in_subprocess
+from subprocess_cases import extract_package, run_case_in_subprocess
 
 # Each size: the albert_tf preset it starts from and the network's dimensions (vocabulary replaced).
 SIZES = {
@@ -140,14 +139,6 @@ CASES = {
 }
 
 
-def _extract(revision: str, folder: str) -> None:
-    """The albert_tf package as it was at `revision`, under `folder`."""
-    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
-                          check=True).stdout.strip()
-    archive = subprocess.run(["git", "-C", root, "archive", revision, "albert_tf"], capture_output=True, check=True)
-    subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
-
-
 def _run_case(name, args, before_src):
     """One process of case `name`: (its result, None) or (None, why it was skipped)."""
     options = dict(size=args.size, batch=args.batch, seq_length=args.seq_length, masked=args.masked,
@@ -196,7 +187,7 @@ def main():
     per_process: dict[str, list[dict]] = {name: [] for name in cases}
     with tempfile.TemporaryDirectory() as before_src:
         if args.before:
-            _extract(args.before, before_src)
+            extract_package(args.before, before_src)
         # Rounds of one process per case, so that drifts in the machine's speed hit every case alike.
         for round_index in range(args.processes):
             for name in list(per_process):

@@ -23,3 +23,11 @@ def run_case_in_subprocess(script: str, name: str, options: dict[str, object], p
         last_line = (result.stderr.strip().splitlines() or ["failed"])[-1]
         return None, last_line
     return json.loads(result.stdout.strip().splitlines()[-1]), None
+
+
+def extract_package(revision: str, folder: str) -> None:
+    """The albert_tf package as it was at git `revision`, under `folder` (for `python_path_first`)."""
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    archive = subprocess.run(["git", "-C", root, "archive", revision, "albert_tf"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
