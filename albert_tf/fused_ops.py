@@ -1,11 +1,15 @@
 """Training-only ops whose forward and backward passes are each one XLA-compiled kernel.
 
-Autodiff through a transformer block's elementwise work (bias adds, GELU, the masked softmax)
-chains a dozen TensorFlow ops, each one pass over a [B, T, I] or [B, N, T, T] tensor. On a
-2-core CPU those passes, not the matmuls, are what separate a small model's training step from
-its matmul floor (benchmarks/small_model_step.py). Each op here computes the same values with
-a `tf.custom_gradient` whose forward and backward elementwise work are single fused kernels
+Autodiff through a transformer block's elementwise work (bias adds, GELU, LayerNorm) chains a
+dozen TensorFlow ops, each one pass over a [B, T, H] or [B, T, I] tensor. On a 2-core CPU those
+passes, not the matmuls, are what separate a small model's training step from its matmul floor
+(benchmarks/small_model_step.py). Each op here computes the same values with a
+`tf.custom_gradient` whose forward and backward elementwise work are single fused kernels
 (`tf.function(jit_compile=True)`); the matmuls stay TensorFlow's (oneDNN) kernels.
+`benchmarks/fused_ops_ab.py` times each against TensorFlow's plain form in the training step:
+the fused GELU pays (5-18 ms a step on the demo's model); LayerNorm and the cross-entropy
+measure within a few ms of theirs; an attention softmax fused here made the step slower in
+float32 (7-9 ms) and even in bfloat16, and was removed (the attention runs plain ops).
 
 Only the layers' training path (`training=True`, TensorFlow backend) uses them: inference and
 export trace the plain Keras ops, which the TFLite converter and MediaPipe know.
@@ -67,36 +71,6 @@ def gelu_tanh_then_dense(pre_activation: tf.Tensor, bias: tf.Tensor, kernel: tf.
         return d_pre_activation, tf.cast(d_bias, bias.dtype), d_kernel, tf.cast(d_output_bias, output_bias.dtype)
 
     return outputs, gradient
-
-
-@tf.function(jit_compile=True, autograph=False)
-def _biased_softmax(scores: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
-    return tf.nn.softmax(tf.cast(scores, tf.float32) + tf.cast(bias, tf.float32), axis=-1)
-
-
-@tf.function(jit_compile=True, autograph=False)
-def _softmax_backward(upstream: tf.Tensor, probs: tf.Tensor) -> tf.Tensor:
-    upstream = tf.cast(upstream, tf.float32)
-    return probs * (upstream - tf.reduce_sum(upstream * probs, axis=-1, keepdims=True))
-
-
-def softmax_of_biased_scores(scores: tf.Tensor, bias: tf.Tensor, output_dtype: tf.DType) -> tf.Tensor:
-    """softmax(scores + bias) over the last axis, in float32, cast to `output_dtype`.
-
-    The attention probabilities; `bias` (the padding mask's large negatives) broadcasts
-    against `scores` and gets no gradient.
-    """
-
-    @tf.custom_gradient
-    def forward(logits):
-        probs = _biased_softmax(logits, bias)
-
-        def gradient(upstream):
-            return tf.cast(_softmax_backward(upstream, probs), logits.dtype)
-
-        return tf.cast(probs, output_dtype), gradient
-
-    return forward(scores)
 
 
 @tf.function(jit_compile=True, autograph=False)

@@ -1,8 +1,9 @@
 """Which fused training ops pay: each against TensorFlow's plain form, in one process.
 
-`albert_tf.fused_ops` gives the training path four ops whose forward and backward passes are
-XLA-compiled kernels: LayerNorm, the feed-forward bias + GELU (with the output matmul), the
-attention's masked softmax and the masked-LM cross-entropy. This builds the pretraining step of
+`albert_tf.fused_ops` gives the training path three ops whose forward and backward passes are
+XLA-compiled kernels: LayerNorm, the feed-forward bias + GELU (with the output matmul) and the
+masked-LM cross-entropy (a fused attention softmax was a fourth until this benchmark showed it
+slowing the step: benchmarks/results/fused_ops_ab.md, measured at c7ab9e4). This builds the pretraining step of
 the demo's model shape (albert_tiny, vocabulary 8,000, batch 32 x 128, 19 masked positions,
 LAMB; as benchmarks/small_model_step.py) once with every op fused and once per op with that op
 in its plain TensorFlow form (autodiff through the same formula), patched in while the step is
@@ -10,7 +11,7 @@ traced. The variants' steps then alternate, rotating the order each round, so th
 drifts hit all alike: across processes this machine varies by 5-10%, more than one op's share.
 
 Usage:
-    python benchmarks/fused_ops_ab.py [--ops layer_norm softmax] [--dtype mixed_bfloat16] [--repeats 30]
+    python benchmarks/fused_ops_ab.py [--ops layer_norm cross_entropy] [--dtype mixed_bfloat16] [--repeats 30]
 """
 
 from __future__ import annotations
@@ -41,12 +42,6 @@ def _plain_gelu_then_dense(pre_activation, bias, kernel, output_bias):
     return tf.nn.bias_add(tf.matmul(activated, kernel), tf.cast(output_bias, kernel.dtype))
 
 
-def _plain_softmax(scores, bias, output_dtype):
-    import tensorflow as tf
-
-    return tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32) + tf.cast(bias, tf.float32), axis=-1), output_dtype)
-
-
 def _plain_cross_entropy(labels, logits):
     import tensorflow as tf
 
@@ -59,7 +54,6 @@ def _plain_cross_entropy(labels, logits):
 PLAIN_FORMS = {
     "layer_norm": ("albert_tf.fused_ops.layer_norm", _plain_layer_norm),
     "gelu_dense": ("albert_tf.layers.feed_forward.gelu_tanh_then_dense", _plain_gelu_then_dense),
-    "softmax": ("albert_tf.fused_ops.softmax_of_biased_scores", _plain_softmax),
     "cross_entropy": ("albert_tf.fused_ops.sparse_cross_entropy", _plain_cross_entropy),
 }
 VOCAB, BATCH, SEQ_LENGTH, MASKED, WARMUP_STEPS = 8000, 32, 128, 19, 3

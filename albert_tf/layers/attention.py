@@ -8,7 +8,6 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from albert_tf import fused_ops
 from albert_tf.layers.dense_rows import dense_rows, scaled_weights
 
 
@@ -91,13 +90,10 @@ class AlbertSelfAttention(keras.layers.Layer):
 
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))  # [B, N, T, T]
         # Softmax in float32 even under mixed precision: half-precision sums
-        # over long rows lose the small probabilities. Training takes the fused op (same values,
-        # cheaper to differentiate); inference and export trace the plain ops.
-        if training:
-            probs = fused_ops.softmax_of_biased_scores(scores, attention_bias, tf.as_dtype(self.compute_dtype))
-        else:
-            scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
-            probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
+        # over long rows lose the small probabilities. Plain ops in training too: an XLA-fused
+        # softmax with its own gradient made the step slower (benchmarks/fused_ops_ab.py).
+        scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
+        probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probs = self.probs_dropout(probs, training=training)
 
         context = ops.matmul(probs, value)  # [B, N, T, D]
