@@ -54,7 +54,8 @@ def _time(call, repeats):
     return seconds
 
 
-def _tf_inputs(batch, seq_length, names):
+def tf_inputs(batch, seq_length, names):
+    """The random batch as tensors under `names` (word ids, mask, segment ids), every token real."""
     import tensorflow as tf
 
     ids = tf.constant(_random_ids(batch, seq_length))
@@ -74,7 +75,7 @@ def case_albert_tf(batch, seq_length, repeats, xla=False, dtype="float32"):
     from albert_tf import AlbertBackbone, AlbertConfig
 
     model = AlbertBackbone(AlbertConfig.from_preset("base"), dtype=dtype)
-    inputs = _tf_inputs(batch, seq_length, ("input_word_ids", "input_mask", "input_type_ids"))
+    inputs = tf_inputs(batch, seq_length, ("input_word_ids", "input_mask", "input_type_ids"))
     return _time_keras(model, inputs, "pooled_output", xla, repeats)
 
 
@@ -86,7 +87,7 @@ def case_keras_hub(batch, seq_length, repeats, xla=False):
         vocabulary_size=VOCAB, num_layers=LAYERS, num_heads=HEADS, num_groups=1, num_inner_repetitions=1,
         embedding_dim=EMBEDDING, hidden_dim=HIDDEN, intermediate_dim=INTERMEDIATE, dropout=0.0,
     )
-    inputs = _tf_inputs(batch, seq_length, ("token_ids", "padding_mask", "segment_ids"))
+    inputs = tf_inputs(batch, seq_length, ("token_ids", "padding_mask", "segment_ids"))
     return _time_keras(model, inputs, "pooled_output", xla, repeats)
 
 
@@ -98,7 +99,7 @@ def case_model_garden(batch, seq_length, repeats, xla=False):
         num_attention_heads=HEADS, intermediate_size=INTERMEDIATE, type_vocab_size=2,
         dropout_rate=0.0, attention_dropout_rate=0.0, dict_outputs=True,
     )
-    inputs = _tf_inputs(batch, seq_length, ("input_word_ids", "input_mask", "input_type_ids"))
+    inputs = tf_inputs(batch, seq_length, ("input_word_ids", "input_mask", "input_type_ids"))
     return _time_keras(model, inputs, "pooled_output", xla, repeats)
 
 

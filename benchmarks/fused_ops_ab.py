@@ -23,7 +23,7 @@ import statistics
 import time
 from unittest import mock
 
-from pretraining_cases import random_batch
+from pretraining_cases import albert_tf_step
 
 
 def _plain_layer_norm(inputs, gamma, beta, epsilon, output_dtype):
@@ -61,24 +61,10 @@ VOCAB, BATCH, SEQ_LENGTH, MASKED, WARMUP_STEPS = 8000, 32, 128, 19, 3
 
 def _traced_step(plain_op: str | None):
     """One optimizer step of a fresh model, traced (and warmed up) with `plain_op` in its plain form."""
-    import keras
-    import tensorflow as tf
+    from albert_tf import AlbertConfig
 
-    from albert_tf import AlbertBackbone, AlbertConfig
-    from albert_tf.optimization import create_optimizer
-    from albert_tf.pretrainer import AlbertPretrainer
-
-    keras.utils.set_random_seed(0)
-    model = AlbertPretrainer(AlbertBackbone(AlbertConfig.from_preset("tiny").replace(vocab_size=VOCAB)))
-    model.compile(optimizer=create_optimizer("lamb", learning_rate=0.005, warmup_steps=0, total_steps=10000))
-    model.optimizer.build(model.trainable_variables)
-    model.make_train_function()
-    features = {name: tf.constant(value) for name, value in random_batch(BATCH, SEQ_LENGTH, MASKED, VOCAB).items()}
-
-    def step() -> float:
-        model.reset_metrics()
-        return float(model.train_function(iter([features]))["loss"])
-
+    config = AlbertConfig.from_preset("tiny").replace(vocab_size=VOCAB)
+    step = albert_tf_step(config, BATCH, SEQ_LENGTH, MASKED, learning_rate=0.005)
     if plain_op is None:
         for _ in range(WARMUP_STEPS):
             step()

@@ -1,4 +1,4 @@
-"""The pretraining steps the benchmarks time, shared: one random batch, KerasHub's and Hugging Face's steps.
+"""The pretraining steps the benchmarks time, shared: one random batch, albert_tf's, KerasHub's and Hugging Face's steps.
 
 `dims` is the model shape: vocab, embedding, hidden, layers, heads, intermediate (ALBERT's names).
 Each `*_step` builds a model with random weights and returns a callable that runs one optimizer step on
@@ -33,6 +33,39 @@ def random_batch(batch: int, seq_length: int, masked: int, vocab: int) -> dict:
         "masked_lm_weights": np.ones((batch, masked), "float32"),
         "sentence_order_label": rng.integers(0, 2, size=(batch,)).astype("int32"),
     }
+
+
+def albert_tf_step(config, batch: int, seq_length: int, masked: int, learning_rate: float = 0.00176,
+                   jit_compile: bool = False) -> Callable[[], float]:
+    """albert_tf `AlbertPretrainer` (MLM + SOP) of `config` (an AlbertConfig), LAMB, the step `fit` runs.
+
+    Built under the current Keras dtype policy, from seed 0. `train_on_batch(features)` would hand
+    `train_step` an (x, None, None) tuple, which AlbertPretrainer's `train_step` does not unpack (it
+    expects the feature dict that `fit` passes), so the step does what `train_on_batch` does around
+    the compiled function, with the dict as `fit` delivers it.
+    """
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+    import tensorflow as tf
+
+    from albert_tf import AlbertBackbone
+    from albert_tf.optimization import create_optimizer
+    from albert_tf.pretrainer import AlbertPretrainer
+
+    keras.utils.set_random_seed(0)
+    model = AlbertPretrainer(AlbertBackbone(config))
+    model.compile(optimizer=create_optimizer("lamb", learning_rate=learning_rate, warmup_steps=0, total_steps=10000),
+                  jit_compile=jit_compile)
+    features = {name: tf.constant(value)
+                for name, value in random_batch(batch, seq_length, masked, config.vocab_size).items()}
+    model.optimizer.build(model.trainable_variables)
+    model.make_train_function()
+
+    def step() -> float:
+        model.reset_metrics()
+        return float(model.train_function(iter([features]))["loss"])
+
+    return step
 
 
 def keras_hub_step(dims: dict, batch: int, seq_length: int, masked: int, xla: bool = False) -> Callable[[], float]:

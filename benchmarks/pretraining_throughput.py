@@ -57,7 +57,7 @@ import statistics
 import sys
 import time
 
-from pretraining_cases import BASE, hugging_face_step, keras_hub_step, random_batch
+from pretraining_cases import BASE, albert_tf_step, hugging_face_step, keras_hub_step
 from subprocess_cases import run_case_in_subprocess
 
 WARMUP_STEPS = 2
@@ -77,28 +77,11 @@ def _time_steps(step, repeats):
 def case_albert_tf(batch, seq_length, masked, repeats, xla=False, dtype="float32"):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
-    import tensorflow as tf
 
-    from albert_tf import AlbertBackbone, AlbertConfig
-    from albert_tf.optimization import create_optimizer
-    from albert_tf.pretrainer import AlbertPretrainer
+    from albert_tf import AlbertConfig
 
     keras.config.set_dtype_policy(dtype)
-    keras.utils.set_random_seed(0)
-    model = AlbertPretrainer(AlbertBackbone(AlbertConfig.from_preset("base")))
-    model.compile(optimizer=create_optimizer("lamb", learning_rate=0.00176, warmup_steps=0, total_steps=10000),
-                  jit_compile=xla)
-    features = {name: tf.constant(value) for name, value in random_batch(batch, seq_length, masked, BASE['vocab']).items()}
-    # `train_on_batch(features)` hands `train_step` an (x, None, None) tuple, which AlbertPretrainer's
-    # `train_step` does not unpack (it expects the feature dict that `fit` passes), so this does what
-    # `train_on_batch` does around the compiled step, with the dict as `fit` delivers it.
-    model.optimizer.build(model.trainable_variables)
-    model.make_train_function()
-
-    def step():
-        model.reset_metrics()
-        return float(model.train_function(iter([features]))["loss"])
-
+    step = albert_tf_step(AlbertConfig.from_preset("base"), batch, seq_length, masked, jit_compile=xla)
     return _time_steps(step, repeats)
 
 

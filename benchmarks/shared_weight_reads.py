@@ -19,6 +19,8 @@ import platform
 import statistics
 import time
 
+from backbone_forward import tf_inputs
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,7 +33,6 @@ def main():
         parser.error("--repeats and --batch must be at least 1")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import numpy as np
     import tensorflow as tf
 
     from albert_tf import AlbertBackbone, AlbertConfig
@@ -47,8 +48,7 @@ def main():
     print("| batch | " + " | ".join(paths) + " | saved |")
     print("|---|" + "---|" * (len(paths) + 1))
     for batch in args.batch:
-        ids = tf.constant(np.random.default_rng(0).integers(5, 30000, size=(batch, args.seq_length)), tf.int32)
-        inputs = {"input_word_ids": ids, "input_mask": tf.ones_like(ids), "input_type_ids": tf.zeros_like(ids)}
+        inputs = tf_inputs(batch, args.seq_length, ("input_word_ids", "input_mask", "input_type_ids"))
         for path in paths.values():  # tracing and warm-up
             for _ in range(3):
                 path(inputs).numpy()

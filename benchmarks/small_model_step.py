@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from pretraining_cases import BASE, hugging_face_step, keras_hub_step, random_batch
+from pretraining_cases import BASE, albert_tf_step, hugging_face_step, keras_hub_step
 from subprocess_cases import extract_package, run_case_in_subprocess
 
 # Each size: the albert_tf preset it starts from and the network's dimensions (vocabulary replaced).
@@ -95,27 +95,13 @@ def _interleaved(step, floor, repeats):
 def case_albert_tf(size, batch, seq_length, masked, repeats, dtype="float32"):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
-    import tensorflow as tf
 
-    from albert_tf import AlbertBackbone, AlbertConfig
-    from albert_tf.optimization import create_optimizer
-    from albert_tf.pretrainer import AlbertPretrainer
+    from albert_tf import AlbertConfig
 
     preset, dims = SIZES[size]
     keras.config.set_dtype_policy(dtype)
-    keras.utils.set_random_seed(0)
     config = AlbertConfig.from_preset(preset).replace(vocab_size=dims["vocab"])
-    model = AlbertPretrainer(AlbertBackbone(config))
-    model.compile(optimizer=create_optimizer("lamb", learning_rate=0.005, warmup_steps=0, total_steps=10000))
-    features = {name: tf.constant(value)
-                for name, value in random_batch(batch, seq_length, masked, dims["vocab"]).items()}
-    model.optimizer.build(model.trainable_variables)
-    model.make_train_function()
-
-    def step():
-        model.reset_metrics()
-        return float(model.train_function(iter([features]))["loss"])
-
+    step = albert_tf_step(config, batch, seq_length, masked, learning_rate=0.005)
     floor = _matmul_floor(dims, batch, seq_length, masked, "bfloat16" if "bfloat16" in dtype else "float32")
     return _interleaved(step, floor, repeats)
 
