@@ -1,21 +1,30 @@
 """ALBERT-base pretraining throughput on GPU: fp32, mixed_float16, mixed_bfloat16, with and without XLA,
-beside KerasHub on the same GPU, and MirroredStrategy on all visible GPUs.
+beside KerasHub on the same GPU, and under OneDeviceStrategy and MirroredStrategy.
 
 One prepared run, bounded by `--budget-s` (default 300 s, start-up included):
 every case runs in its own subprocess (one framework and one dtype policy per
 process) with a timeout from what is left of the budget; a case that does not
-fit is reported as "not run (budget)". Each case builds ALBERT-base with random
-weights, feeds one random batch (`pretraining_cases.py`'s: all tokens
-real, 20 masked positions per sequence), runs `--warmup` steps (tracing, XLA
-compilation), then times `--steps` optimizer steps, reading the loss back
-after the last one (so the timing waits for the device).
+fit is reported as "not run (budget)". Cases run in priority order, so a run
+cut short still compares albert_tf with KerasHub. Each case builds ALBERT-base
+with random weights, feeds one random batch (`pretraining_cases.py`'s: all
+tokens real, 20 masked positions per sequence), runs `--warmup` steps
+(tracing, XLA compilation), then times `--steps` optimizer steps, reading the
+loss back after the last one (so the timing waits for the device).
 
 Cases:
 - albert_tf `AlbertPretrainer` (MLM + SOP, LAMB) in fp32, mixed_float16 (with
-  loss scaling) and mixed_bfloat16, each with and without XLA (`jit_compile`);
+  loss scaling) and mixed_bfloat16, each with and without XLA (`jit_compile`),
+  under Keras's default strategy (no tf.distribute);
 - KerasHub `AlbertMaskedLM` (MLM only, AdamW) in fp32 and mixed_bfloat16, with XLA;
-- albert_tf under `MirroredStrategy` on all visible GPUs, mixed_bfloat16 + XLA,
-  `--batch` per replica (the global batch is `--batch` x replicas).
+- albert_tf under `OneDeviceStrategy` (what `albert pretrain` uses on one GPU)
+  and `MirroredStrategy` on all visible GPUs, mixed_bfloat16 + XLA, `--batch`
+  per replica (the global batch is `--batch` x replicas).
+
+On one H200 an XLA case takes 35-60 s (TensorFlow's import, then 25-46 s of
+compilation) and the others 20-25 s, so the ten cases need about 7 minutes:
+`--budget-s 300` covers the first six or seven, `--budget-s 480` all of them.
+Run it from an installed checkout (`pip install -e .`): the presets are read
+as the package `albert_tf.configs`.
 
 Writes benchmarks/results/gpu_pretraining.md and .json (unless --no-save).
 `--smoke` runs every case with the `tiny` config, batch 2 x 16 and one timed
@@ -23,7 +32,7 @@ step, all in this process: a check that the script works end to end on a
 machine without a GPU (its figures mean nothing).
 
 Usage:
-    python benchmarks/gpu_pretraining.py                 # on a GPU machine, about 5 minutes
+    python benchmarks/gpu_pretraining.py                 # on a GPU machine, 5 minutes
     python benchmarks/gpu_pretraining.py --smoke --no-save
 """
 
@@ -43,20 +52,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
-# name: (label, implementation, dtype, xla, mirrored)
+# name: (label, implementation, dtype, xla, strategy). In priority order: a run that its budget cuts short
+# still has the comparisons that matter (XLA-compiled, beside KerasHub, under the strategies the CLI uses).
+# strategy None is Keras's default (no tf.distribute): fit's batches come from a host iterator inside the step.
 CASES = {
-    "albert_tf_fp32": ("albert_tf, fp32", "albert_tf", "float32", False, False),
-    "albert_tf_fp32_xla": ("albert_tf, fp32 + XLA", "albert_tf", "float32", True, False),
-    "albert_tf_fp16": ("albert_tf, mixed_float16", "albert_tf", "mixed_float16", False, False),
-    "albert_tf_fp16_xla": ("albert_tf, mixed_float16 + XLA", "albert_tf", "mixed_float16", True, False),
-    "albert_tf_bf16": ("albert_tf, mixed_bfloat16", "albert_tf", "mixed_bfloat16", False, False),
-    "albert_tf_bf16_xla": ("albert_tf, mixed_bfloat16 + XLA", "albert_tf", "mixed_bfloat16", True, False),
-    "keras_hub_fp32_xla": ("KerasHub AlbertMaskedLM (MLM only, AdamW), fp32 + XLA", "keras_hub", "float32", True,
-                           False),
+    "albert_tf_bf16_xla": ("albert_tf, mixed_bfloat16 + XLA", "albert_tf", "mixed_bfloat16", True, None),
     "keras_hub_bf16_xla": ("KerasHub AlbertMaskedLM (MLM only, AdamW), mixed_bfloat16 + XLA", "keras_hub",
-                           "mixed_bfloat16", True, False),
+                           "mixed_bfloat16", True, None),
+    "albert_tf_one_device_bf16_xla": ("albert_tf, OneDeviceStrategy (`albert pretrain` on one GPU), "
+                                      "mixed_bfloat16 + XLA", "albert_tf", "mixed_bfloat16", True, "one_device"),
     "albert_tf_mirrored_bf16_xla": ("albert_tf, MirroredStrategy (all GPUs), mixed_bfloat16 + XLA", "albert_tf",
-                                    "mixed_bfloat16", True, True),
+                                    "mixed_bfloat16", True, "mirrored"),
+    "albert_tf_fp32_xla": ("albert_tf, fp32 + XLA", "albert_tf", "float32", True, None),
+    "keras_hub_fp32_xla": ("KerasHub AlbertMaskedLM (MLM only, AdamW), fp32 + XLA", "keras_hub", "float32", True,
+                           None),
+    "albert_tf_fp16_xla": ("albert_tf, mixed_float16 + XLA", "albert_tf", "mixed_float16", True, None),
+    "albert_tf_fp32": ("albert_tf, fp32", "albert_tf", "float32", False, None),
+    "albert_tf_bf16": ("albert_tf, mixed_bfloat16", "albert_tf", "mixed_bfloat16", False, None),
+    "albert_tf_fp16": ("albert_tf, mixed_float16", "albert_tf", "mixed_float16", False, None),
 }
 
 TINY_KERAS_HUB = dict(num_layers=2, num_heads=2, embedding_dim=64, hidden_dim=128, intermediate_dim=512)
@@ -82,11 +95,16 @@ def run_case(name, batch, seq_length, masked, warmup, steps, preset):
 
     from pretraining_cases import BASE, random_batch
 
-    _, implementation, dtype, xla, mirrored = CASES[name]
+    _, implementation, dtype, xla, strategy_name = CASES[name]
     keras.config.set_dtype_policy(dtype)
     keras.utils.set_random_seed(0)
     gpus = tf.config.list_logical_devices("GPU")
-    strategy = tf.distribute.MirroredStrategy() if mirrored else tf.distribute.get_strategy()
+    if strategy_name == "mirrored":
+        strategy = tf.distribute.MirroredStrategy()
+    elif strategy_name == "one_device":
+        strategy = tf.distribute.OneDeviceStrategy((gpus or tf.config.list_logical_devices("CPU"))[0].name)
+    else:
+        strategy = tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
     global_batch = batch * replicas
     data = random_batch(global_batch, seq_length, masked, BASE['vocab'])
@@ -101,7 +119,7 @@ def run_case(name, batch, seq_length, masked, warmup, steps, preset):
                 model.compile(optimizer=create_optimizer("lamb", learning_rate=0.00176, warmup_steps=0,
                                                          total_steps=10000), jit_compile=xla)
             dataset = tf.data.Dataset.from_tensors(data).repeat()
-            if mirrored:
+            if strategy_name:
                 dataset = strategy.experimental_distribute_dataset(dataset)
             iterator = iter(dataset)
             with strategy.scope():
