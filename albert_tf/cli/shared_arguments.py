@@ -15,7 +15,8 @@ def add_distribution_arguments(parser: argparse.ArgumentParser, dtype_help: str 
     parser.add_argument("--tpu", default=None, help="TPU name or address (\"\" on a TPU VM)")
     parser.add_argument("--dtype", choices=DTYPES, default="float32",
                         help=(dtype_help + "; " if dtype_help else "") + "auto: mixed_bfloat16 on a CPU with native "
-                        "bfloat16 (AVX512_BF16 / AMX), float32 elsewhere")
+                        "bfloat16 (AVX512_BF16 / AMX) or with --jit-compile on GPUs of compute capability 8.0+, "
+                        "float32 elsewhere")
     parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
     parser.add_argument("--cpu-devices", type=int, default=1,
                         help="split the CPU into N logical devices (to try MirroredStrategy without GPUs)")
