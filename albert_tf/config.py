@@ -351,8 +351,15 @@ def builtin_config_path(name: str) -> pathlib.Path:
     short = name.removeprefix("albert_")
     if short not in BUILTIN_CONFIGS:
         raise ValueError(f"Unknown ALBERT preset {name!r} (a bundled config); choose one of {list(BUILTIN_CONFIGS)}")
-    resource = importlib.resources.files("albert_tf.configs") / f"albert_{short}.json"
-    return pathlib.Path(str(resource))
+    try:
+        folder = importlib.resources.files("albert_tf.configs")
+    except ModuleNotFoundError:
+        # setup.cfg installs the top-level configs/ folder as this package; a bare source tree lacks it.
+        raise ModuleNotFoundError(
+            "albert_tf.configs (the bundled presets, installed from the checkout's configs/ folder) is missing: "
+            "albert_tf is imported from a source checkout that is not installed; run `pip install -e .` in it."
+        ) from None
+    return pathlib.Path(str(folder / f"albert_{short}.json"))
 
 
 def _detect_source(values: dict[str, Any]) -> ConfigSource:

@@ -140,3 +140,17 @@ def test_unsupported_source_variants_rejected():
 def test_group_of_layer_follows_original_rule():
     config = AlbertConfig(num_hidden_layers=12, num_hidden_groups=3)
     assert [config.group_of_layer(layer) for layer in range(12)] == [0] * 4 + [1] * 4 + [2] * 4
+
+
+def test_presets_missing_from_an_uninstalled_checkout_name_the_fix(monkeypatch):
+    # A source tree on PYTHONPATH has no albert_tf.configs (setup.cfg maps configs/ to it at install).
+    import importlib.resources
+
+    from albert_tf import config as config_module
+
+    def files(package):
+        raise ModuleNotFoundError(f"No module named {package!r}")
+
+    monkeypatch.setattr(importlib.resources, "files", files)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install -e \."):
+        config_module.builtin_config_path("base")
