@@ -10,7 +10,10 @@ script reads only text.
 Each run is timed twice: the whole process (wall, what a user waits), and
 inside it from the end of `import albert_tf` (which loads TensorFlow, ~4 s
 that a second worker cannot share) to the end of the command ("after
-start-up"). The speed-up of 2 workers is the ratio of the medians. Every
+start-up"). The speed-up of 2 workers is the ratio of the medians. Within
+each repeat 1 worker, 2 workers and two 1-worker jobs started together take
+turns (so drift in the machine's speed moves all alike); the pair, against
+one job alone, is the machine's ceiling for 2 processes. Every
 run's `part-*.tfrecord` files are hashed: 1 and 2 workers must give the
 same bytes, and so must the code before this change (`--before-src`).
 
@@ -33,6 +36,7 @@ Usage (times under the machine's exclusive CPU lock):
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -126,23 +130,45 @@ def run_ours(source: pathlib.Path, text, spm_model, output, workers, env, settin
     return wall, inside["after_import_s"], inside["import_s"], examples, digest(shards)
 
 
-def measure(name, source, text, spm_model, work, repeats, env, settings):
-    """{workers: row} for one albert_tf source tree."""
+def measure(name, source, text, spm_model, work, repeats, env, settings, pair=False):
+    """{workers: row} for one albert_tf source tree, and with `pair` the median after-start-up seconds of two
+    1-worker jobs started together (else None).
+
+    The configurations take turns within each repeat, so that a machine that speeds up or slows down
+    during the run moves all of them alike (the ratios compare like with like).
+
+    Two 1-worker jobs at once, against one alone, show the machine's own limit on 2 processes (shared
+    caches, memory bandwidth, neighbours on a shared host): the most 2 workers could give, measured in
+    the same run.
+    """
+    runs = {1: [], 2: []}
+    paired = []
+    for repeat in range(repeats):
+        for workers in (1, 2):
+            runs[workers].append(run_ours(source, text, spm_model, work / f"{name}-{workers}-{repeat}", workers, env,
+                                          settings))
+        if pair:
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                both = list(pool.map(lambda index: run_ours(source, text, spm_model,
+                                                            work / f"{name}-pair-{repeat}-{index}", 1, env, settings),
+                                     range(2)))
+            paired += [run[1] for run in both]
     rows = {}
     for workers in (1, 2):
-        runs = [run_ours(source, text, spm_model, work / f"{name}-{workers}-{repeat}", workers, env, settings)
-                for repeat in range(repeats)]
-        digests = {run[4] for run in runs}
+        digests = {run[4] for run in runs[workers]}
         rows[workers] = dict(
-            wall=statistics.median(run[0] for run in runs),
-            after_startup=statistics.median(run[1] for run in runs),
-            startup=statistics.median(run[2] for run in runs),
-            examples=runs[0][3], digest=digests.pop() if len(digests) == 1 else "differ between runs",
-            walls=[run[0] for run in runs],
+            wall=statistics.median(run[0] for run in runs[workers]),
+            after_startup=statistics.median(run[1] for run in runs[workers]),
+            startup=statistics.median(run[2] for run in runs[workers]),
+            examples=runs[workers][0][3], digest=digests.pop() if len(digests) == 1 else "differ between runs",
+            walls=[run[0] for run in runs[workers]],
         )
-        print(f"{name}, {workers} worker(s): wall {rows[workers]['walls']}, after start-up "
-              f"{[round(run[1], 2) for run in runs]}", file=sys.stderr)
-    return rows
+        print(f"{name}, {workers} worker(s): wall {[round(run[0], 2) for run in runs[workers]]}, after start-up "
+              f"{[round(run[1], 2) for run in runs[workers]]}", file=sys.stderr)
+    if pair:
+        print(f"{name}, two 1-worker jobs at once, after start-up: {[round(value, 2) for value in paired]}",
+              file=sys.stderr)
+    return rows, (statistics.median(paired) if pair else None)
 
 
 def main():
@@ -178,10 +204,10 @@ def main():
     quiet = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     quiet.pop("PYTHONPATH", None)
 
-    after = measure("after", ROOT, text, args.spm_model, work, args.repeats, quiet, settings)
+    after, pair = measure("after", ROOT, text, args.spm_model, work, args.repeats, quiet, settings, pair=True)
     worker_start = worker_start_seconds(ROOT, args.spm_model, quiet, args.repeats)
     before = (measure("before", pathlib.Path(args.before_src), text, args.spm_model, work, args.repeats, quiet,
-                      settings)
+                      settings)[0]
               if args.before_src else None)
 
     original = None
@@ -202,7 +228,7 @@ def main():
             seconds.append(time.perf_counter() - start)
         original = (statistics.median(seconds), count_records([work / "original-0.tfrecord"]), args.original_repeats)
 
-    report = render(args, settings, after, before, original, worker_start)
+    report = render(args, settings, after, before, original, worker_start, pair)
     print(report)
     sys.path.insert(0, str(ROOT))
     from albert_tf.io_utils import atomic_write_text  # written aside and renamed, as the library's outputs
@@ -210,7 +236,7 @@ def main():
     atomic_write_text(args.output, report)
 
 
-def render(args, settings, after, before, original, worker_start: float) -> str:
+def render(args, settings, after, before, original, worker_start: float, pair: float) -> str:
     def cell(rows, workers, key, digits=1):
         return f"{rows[workers][key]:.{digits}f}" if rows else "-"
 
@@ -254,7 +280,11 @@ def render(args, settings, after, before, original, worker_start: float) -> str:
     identical = {after[1]["digest"], after[2]["digest"]} | ({before[1]["digest"], before[2]["digest"]} if before else set())
     lines.append("All identical." if len(identical) == 1 else "**The outputs differ.**")
     lines += ["", f"A worker process answers its first request {worker_start:.2f} s after it is started "
-              f"(median of {args.repeats}, nothing else running): work that 2 workers cannot split."]
+              f"(median of {args.repeats}, nothing else running): work that 2 workers cannot split.",
+              "", f"Two 1-worker jobs started together take {pair:.2f} s each after start-up (median of "
+              f"{2 * args.repeats}) against {after[1]['after_startup']:.2f} s alone: this machine runs 2 "
+              f"processes at {2 * after[1]['after_startup'] / pair:.2f}x one, the ceiling for 2 workers "
+              f"(which reach {after[1]['after_startup'] / after[2]['after_startup']:.2f}x).",]
     if original:
         seconds, examples, repeats = original
         lines += [
