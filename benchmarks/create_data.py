@@ -284,7 +284,7 @@ def render(args, settings, after, before, original, worker_start: float, pair: f
               "", f"Two 1-worker jobs started together take {pair:.2f} s each after start-up (median of "
               f"{2 * args.repeats}) against {after[1]['after_startup']:.2f} s alone: this machine runs 2 "
               f"processes at {2 * after[1]['after_startup'] / pair:.2f}x one, the ceiling for 2 workers "
-              f"(which reach {after[1]['after_startup'] / after[2]['after_startup']:.2f}x).",]
+              f"(which reach {after[1]['after_startup'] / after[2]['after_startup']:.2f}x)."]
     if original:
         seconds, examples, repeats = original
         lines += [
