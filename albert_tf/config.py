@@ -357,7 +357,8 @@ def builtin_config_path(name: str) -> pathlib.Path:
         # setup.cfg installs the top-level configs/ folder as this package; a bare source tree lacks it.
         raise ModuleNotFoundError(
             "albert_tf.configs (the bundled presets, installed from the checkout's configs/ folder) is missing: "
-            "albert_tf is imported from a source checkout that is not installed; run `pip install -e .` in it."
+            "albert_tf is imported from a source checkout that is not installed; run `pip install -e .` in it.",
+            name="albert_tf.configs",
         ) from None
     return pathlib.Path(str(folder / f"albert_{short}.json"))
 

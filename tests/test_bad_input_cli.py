@@ -225,3 +225,19 @@ def test_os_errors_name_their_file(tmp_path, regular_file):
     assert describe_user_error(IsADirectoryError(errno.EISDIR, "Is a directory", str(tmp_path))) == (
         f"{tmp_path} is a directory; give a file path")
     assert describe_user_error(RuntimeError("a bug")) is None, "bugs keep their traceback"
+
+
+def test_an_uninstalled_checkout_ends_in_one_line_naming_the_fix(capsys, monkeypatch, tmp_path):
+    # A source tree on PYTHONPATH lacks albert_tf.configs (setup.cfg maps configs/ to it at install).
+    import importlib.resources
+
+    def files(package):
+        raise ModuleNotFoundError(f"No module named {package!r}", name=package)
+
+    monkeypatch.setattr(importlib.resources, "files", files)
+    one_line_error(capsys, ["pretrain", "--config", "tiny", "--records", str(tmp_path / "r.tfrecord"),
+                            "--output-dir", str(tmp_path / "out")], "albert_tf.configs", "pip install -e .")
+
+
+def test_other_missing_modules_keep_their_traceback():
+    assert describe_user_error(ModuleNotFoundError("No module named 'numpy'", name="numpy")) is None

@@ -1,8 +1,8 @@
 """One place that turns the errors a user can cause into one line for the `albert` command.
 
 Bad settings (`ValueError`), missing, unwritable or damaged files (`OSError`,
-corrupt zip / HDF5 / safetensors / protobuf / TFRecord data) and memory
-exhaustion each end as `albert CMD: error: <one line>` with exit code 2.
+corrupt zip / HDF5 / safetensors / protobuf / TFRecord data), memory
+exhaustion and an incomplete albert_tf install (a missing `albert_tf.*` module) each end as `albert CMD: error: <one line>` with exit code 2.
 Anything else is a bug and keeps its traceback. `ALBERT_TF_TRACEBACK=1`
 re-raises everything, for debugging.
 """
@@ -28,6 +28,9 @@ def describe_user_error(error: BaseException) -> str | None:
         return (f"input is not valid UTF-8 ({error.reason} at byte {error.start}: "
                 f"{error.object[max(0, error.start - 10):error.start + 10]!r}); convert the file to UTF-8")
     if isinstance(error, ValueError):
+        return _one_line(str(error)) or type(error).__name__
+    if isinstance(error, ModuleNotFoundError) and (error.name or "").startswith("albert_tf."):
+        # albert_tf's own part missing: an incomplete install, fixed by (re)installing it.
         return _one_line(str(error)) or type(error).__name__
     if isinstance(error, MemoryError):
         return f"out of memory: {_MEMORY_HINT}"
