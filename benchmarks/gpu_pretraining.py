@@ -94,7 +94,7 @@ def run_case(name, batch, seq_length, masked, warmup, steps, preset):
     import keras
     import tensorflow as tf
 
-    from pretraining_cases import BASE, random_batch
+    from pretraining_cases import BASE, albert_tf_pretrainer, random_batch
 
     _, implementation, dtype, xla, strategy_name = CASES[name]
     keras.config.set_dtype_policy(dtype)
@@ -111,21 +111,14 @@ def run_case(name, batch, seq_length, masked, warmup, steps, preset):
     data = random_batch(global_batch, seq_length, masked, BASE['vocab'])
     try:
         if implementation == "albert_tf":
-            from albert_tf import AlbertBackbone, AlbertConfig
-            from albert_tf.optimization import create_optimizer
-            from albert_tf.pretrainer import AlbertPretrainer
+            from albert_tf import AlbertConfig
 
             with strategy.scope():
-                model = AlbertPretrainer(AlbertBackbone(AlbertConfig.from_preset(preset)))
-                model.compile(optimizer=create_optimizer("lamb", learning_rate=0.00176, warmup_steps=0,
-                                                         total_steps=10000), jit_compile=xla)
+                model = albert_tf_pretrainer(AlbertConfig.from_preset(preset), jit_compile=xla)
             dataset = tf.data.Dataset.from_tensors(data).repeat()
             if strategy_name:
                 dataset = strategy.experimental_distribute_dataset(dataset)
             iterator = iter(dataset)
-            with strategy.scope():
-                model.optimizer.build(model.trainable_variables)
-            model.make_train_function()
 
             def step(count):
                 for _ in range(count):

@@ -35,18 +35,14 @@ def random_batch(batch: int, seq_length: int, masked: int, vocab: int) -> dict:
     }
 
 
-def albert_tf_step(config, batch: int, seq_length: int, masked: int, learning_rate: float = 0.00176,
-                   jit_compile: bool = False) -> Callable[[], float]:
-    """albert_tf `AlbertPretrainer` (MLM + SOP) of `config` (an AlbertConfig), LAMB, the step `fit` runs.
+def albert_tf_pretrainer(config, learning_rate: float = 0.00176, jit_compile: bool = False):
+    """albert_tf `AlbertPretrainer` (MLM + SOP) of `config` (an AlbertConfig) with LAMB, compiled, its
+    optimizer built and its train function made: what `fit` runs.
 
-    Built under the current Keras dtype policy, from seed 0. `train_on_batch(features)` would hand
-    `train_step` an (x, None, None) tuple, which AlbertPretrainer's `train_step` does not unpack (it
-    expects the feature dict that `fit` passes), so the step does what `train_on_batch` does around
-    the compiled function, with the dict as `fit` delivers it.
+    Built from seed 0 under the current Keras dtype policy and distribution strategy scope.
     """
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
-    import tensorflow as tf
 
     from albert_tf import AlbertBackbone
     from albert_tf.optimization import create_optimizer
@@ -56,10 +52,24 @@ def albert_tf_step(config, batch: int, seq_length: int, masked: int, learning_ra
     model = AlbertPretrainer(AlbertBackbone(config))
     model.compile(optimizer=create_optimizer("lamb", learning_rate=learning_rate, warmup_steps=0, total_steps=10000),
                   jit_compile=jit_compile)
-    features = {name: tf.constant(value)
-                for name, value in random_batch(batch, seq_length, masked, config.vocab_size).items()}
     model.optimizer.build(model.trainable_variables)
     model.make_train_function()
+    return model
+
+
+def albert_tf_step(config, batch: int, seq_length: int, masked: int, learning_rate: float = 0.00176,
+                   jit_compile: bool = False) -> Callable[[], float]:
+    """`albert_tf_pretrainer`'s step on the random batch.
+
+    `train_on_batch(features)` would hand `train_step` an (x, None, None) tuple, which AlbertPretrainer's
+    `train_step` does not unpack (it expects the feature dict that `fit` passes), so the step does what
+    `train_on_batch` does around the compiled function, with the dict as `fit` delivers it.
+    """
+    import tensorflow as tf
+
+    model = albert_tf_pretrainer(config, learning_rate, jit_compile)
+    features = {name: tf.constant(value)
+                for name, value in random_batch(batch, seq_length, masked, config.vocab_size).items()}
 
     def step() -> float:
         model.reset_metrics()
