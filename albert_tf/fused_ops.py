@@ -114,14 +114,21 @@ def layer_norm(inputs: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: fl
 
 @tf.function(jit_compile=True, autograph=False)
 def _cross_entropy_forward(labels, logits):
+    """Losses, arg-max and log-normalizer of each row, from one kernel."""
     label_logits = tf.gather(logits, labels, batch_dims=1)
-    losses = tf.reduce_logsumexp(logits, axis=-1) - label_logits
-    return losses, tf.argmax(logits, axis=-1, output_type=tf.int32)
+    top = tf.reduce_max(logits, axis=-1, keepdims=True)
+    log_normalizer = tf.math.log(tf.reduce_sum(tf.exp(logits - top), axis=-1)) + top[:, 0]
+    # The first index holding the maximum, as tf.argmax gives: XLA's CPU arg-max (a variadic
+    # reduce) is not vectorised and took twice as long as this whole kernel.
+    width = tf.shape(logits)[-1]
+    first_top = tf.reduce_min(tf.where(logits == top, tf.range(width)[None, :], width), axis=-1)
+    return log_normalizer - label_logits, first_top, log_normalizer
 
 
 @tf.function(jit_compile=True, autograph=False)
-def _cross_entropy_backward(upstream, labels, logits):
-    probs = tf.nn.softmax(logits, axis=-1)
+def _cross_entropy_backward(upstream, labels, logits, log_normalizer):
+    # softmax(logits) from the forward's log-normalizer: one pass over the logits, not three.
+    probs = tf.exp(logits - log_normalizer[:, None])
     one_hot = tf.one_hot(labels, tf.shape(logits)[-1], dtype=logits.dtype)
     return (probs - one_hot) * upstream[:, None]
 
@@ -139,10 +146,10 @@ def sparse_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tuple[tf.Tenso
 
     @tf.custom_gradient
     def forward(flat_logits):
-        losses, predictions = _cross_entropy_forward(flat_labels, flat_logits)
+        losses, predictions, log_normalizer = _cross_entropy_forward(flat_labels, flat_logits)
 
         def gradient(upstream, _):
-            return _cross_entropy_backward(upstream, flat_labels, flat_logits)
+            return _cross_entropy_backward(upstream, flat_labels, flat_logits, log_normalizer)
 
         return (losses, predictions), gradient
 

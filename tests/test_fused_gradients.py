@@ -93,3 +93,16 @@ def test_masked_lm_cross_entropy_equals_tensorflow_kernel():
     np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-5)
     np.testing.assert_array_equal(predictions.numpy(), np.argmax(logits.numpy(), axis=-1))
     np.testing.assert_allclose(tape.gradient(ours, logits).numpy(), tape.gradient(reference, logits).numpy(), atol=1e-6)
+
+
+def test_masked_lm_arg_max_takes_the_first_of_tied_maxima_and_survives_large_logits():
+    # Rounded logits tie often; the arg-max must pick the first maximum, as tf.argmax does.
+    rng = np.random.default_rng(7)
+    logits = np.round(rng.normal(0, 1, (64, 40))).astype(np.float32)
+    logits[0] = 3.0  # every entry tied
+    logits[1, [5, 17, 39]] = 500.0  # far above the rest: exp must not overflow
+    labels = tf.constant(rng.integers(0, 40, (64,)), tf.int32)
+    losses, predictions = fused_ops.sparse_cross_entropy(labels, tf.constant(logits))
+    np.testing.assert_array_equal(predictions.numpy(), np.argmax(logits, axis=-1))
+    reference = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.constant(logits))
+    np.testing.assert_allclose(losses.numpy(), reference.numpy(), rtol=1e-5, atol=1e-5)
