@@ -5,7 +5,9 @@ dozen TensorFlow ops, each one pass over a [B, T, H] or [B, T, I] tensor. On a 2
 passes, not the matmuls, are what separate a small model's training step from its matmul floor
 (benchmarks/small_model_step.py). Each op here computes the same values with a
 `tf.custom_gradient` whose forward and backward elementwise work are single fused kernels
-(`tf.function(jit_compile=True)`); the matmuls stay TensorFlow's (oneDNN) kernels.
+(`tf.function(jit_compile=True)`); the matmuls stay TensorFlow's (oneDNN) kernels, and the LayerNorm's
+scale and offset gradients (column sums that no next op waits for) TensorFlow ops that run
+beside them.
 `benchmarks/fused_ops_ab.py` times each against TensorFlow's plain form in the training step:
 the fused GELU pays (5-18 ms a step on the demo's model), the cross-entropy 5-6 ms, LayerNorm
 2-4 ms; an attention softmax fused here made the step slower in
@@ -83,16 +85,14 @@ def _layer_norm_forward(inputs, gamma, beta, epsilon):
 
 
 @tf.function(jit_compile=True, autograph=False)
-def _layer_norm_backward(upstream, normalized, inverse_std, gamma):
-    """Gradients of y = normalized * gamma + beta w.r.t. x, gamma and beta (last axis normalised)."""
+def _layer_norm_input_gradient(upstream, normalized, inverse_std, gamma):
+    """Gradient of y = normalized * gamma + beta w.r.t. x (last axis normalised)."""
     upstream = tf.cast(upstream, tf.float32)
     scaled = upstream * gamma
     width = tf.cast(tf.shape(normalized)[-1], tf.float32)
     mean_scaled = tf.reduce_sum(scaled, axis=-1, keepdims=True) / width
     mean_projection = tf.reduce_sum(scaled * normalized, axis=-1, keepdims=True) / width
-    d_inputs = inverse_std * (scaled - mean_scaled - normalized * mean_projection)
-    rows = tf.range(tf.rank(upstream) - 1)
-    return d_inputs, tf.reduce_sum(upstream * normalized, axis=rows), tf.reduce_sum(upstream, axis=rows)
+    return inverse_std * (scaled - mean_scaled - normalized * mean_projection)
 
 
 def layer_norm(inputs: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: float,
@@ -104,8 +104,14 @@ def layer_norm(inputs: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: fl
         outputs, normalized, inverse_std = _layer_norm_forward(x, scale, shift, epsilon)
 
         def gradient(upstream):
-            d_inputs, d_scale, d_shift = _layer_norm_backward(upstream, normalized, inverse_std, scale)
-            return tf.cast(d_inputs, x.dtype), d_scale, d_shift
+            d_inputs = _layer_norm_input_gradient(upstream, normalized, inverse_std, scale)
+            # The scale and offset gradients as TensorFlow ops, outside the kernel: the next
+            # backward matmul waits only for d_inputs, and these column sums run beside it
+            # on the executor's other thread (inside the kernel they delayed it: 3-5 ms a tiny step).
+            upstream32 = tf.cast(upstream, tf.float32)
+            rows = tf.range(tf.rank(upstream32) - 1)
+            d_scale = tf.reduce_sum(upstream32 * normalized, axis=rows)
+            return tf.cast(d_inputs, x.dtype), d_scale, tf.reduce_sum(upstream32, axis=rows)
 
         return tf.cast(outputs, output_dtype), gradient
 

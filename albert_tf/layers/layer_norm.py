@@ -1,4 +1,4 @@
-"""LayerNorm whose training-time gradient is one XLA kernel.
+"""LayerNorm whose training-time forward and input gradient are one XLA kernel each.
 
 Keras' `LayerNormalization` is a chain of elementwise ops and reductions
 (moments, rsqrt, scale, shift); autodiff through it adds about twice as many
@@ -6,8 +6,9 @@ passes over the [B, T, H] activations. For a small model on a CPU those
 passes, not the matmuls, are what separate a training step from its matmul
 floor (benchmarks/small_model_step.py). `AlbertLayerNorm` is that same layer
 (same weights, names and checkpoint layout; inference and export run Keras'
-own `call`), with a `tf.custom_gradient` in training whose forward and backward
-passes are each one XLA kernel (`albert_tf.fused_ops.layer_norm`).
+own `call`), with a `tf.custom_gradient` in training whose forward pass and input
+gradient are each one XLA kernel (`albert_tf.fused_ops.layer_norm`; the scale and offset
+gradients are two column sums beside them).
 """
 
 from __future__ import annotations
