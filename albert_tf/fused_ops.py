@@ -9,8 +9,8 @@ passes, not the matmuls, are what separate a small model's training step from it
 scale and offset gradients (column sums that no next op waits for) TensorFlow ops that run
 beside them.
 `benchmarks/fused_ops_ab.py` times each against TensorFlow's plain form in the training step:
-the fused GELU pays (5-18 ms a step on the demo's model), the cross-entropy 5-6 ms, LayerNorm
-2-4 ms; an attention softmax fused here made the step slower in
+the fused GELU pays (5-18 ms a step on the demo's model), the cross-entropy 1-6 ms, LayerNorm
+2-6 ms; an attention softmax fused here made the step slower in
 float32 (7-9 ms) and even in bfloat16, and was removed (the attention runs plain ops).
 
 Only the layers' training path (`training=True`, TensorFlow backend) uses them: inference and
