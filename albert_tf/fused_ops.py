@@ -5,9 +5,9 @@ dozen TensorFlow ops, each one pass over a [B, T, H] or [B, T, I] tensor. On a 2
 passes, not the matmuls, are what separate a small model's training step from its matmul floor
 (benchmarks/small_model_step.py). Each op here computes the same values with a
 `tf.custom_gradient` whose forward and backward elementwise work are single fused kernels
-(`tf.function(jit_compile=True)`); the matmuls stay TensorFlow's (oneDNN) kernels, and the LayerNorm's
-scale and offset gradients (column sums that no next op waits for) TensorFlow ops that run
-beside them.
+(`tf.function(jit_compile=True)`); the matmuls stay TensorFlow's (oneDNN) kernels, and the
+LayerNorm's scale and offset gradients stay TensorFlow ops: column sums that no next op waits
+for, which run beside the matmuls.
 `benchmarks/fused_ops_ab.py` times each against TensorFlow's plain form in the training step:
 the fused GELU pays (5-18 ms a step on the demo's model), the cross-entropy 1-6 ms, LayerNorm
 2-6 ms; an attention softmax fused here made the step slower in
@@ -111,7 +111,8 @@ def layer_norm(inputs: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: fl
             upstream32 = tf.cast(upstream, tf.float32)
             rows = tf.range(tf.rank(upstream32) - 1)
             d_scale = tf.reduce_sum(upstream32 * normalized, axis=rows)
-            return tf.cast(d_inputs, x.dtype), d_scale, tf.reduce_sum(upstream32, axis=rows)
+            d_shift = tf.reduce_sum(upstream32, axis=rows)
+            return tf.cast(d_inputs, x.dtype), d_scale, d_shift
 
         return tf.cast(outputs, output_dtype), gradient
 

@@ -2,7 +2,8 @@
 
 Bad settings (`ValueError`), missing, unwritable or damaged files (`OSError`,
 corrupt zip / HDF5 / safetensors / protobuf / TFRecord data), memory
-exhaustion and an incomplete albert_tf install (a missing `albert_tf.*` module) each end as `albert CMD: error: <one line>` with exit code 2.
+exhaustion and an incomplete albert_tf install (a missing `albert_tf.*`
+module) each end as `albert CMD: error: <one line>` with exit code 2.
 Anything else is a bug and keeps its traceback. `ALBERT_TF_TRACEBACK=1`
 re-raises everything, for debugging.
 """

@@ -536,7 +536,7 @@ def apply_precision_and_seed(settings: Any) -> None:
 def resolve_settings_dtype(settings: Any) -> None:
     """Replaces `auto` in a (frozen) settings dataclass by the policy it means on this machine, so that
     the run records, and a relaunch compares, the precision actually used."""
-    object.__setattr__(settings, "dtype", resolve_dtype(settings.dtype, getattr(settings, "jit_compile", False)))
+    object.__setattr__(settings, "dtype", resolve_dtype(settings.dtype, settings.jit_compile))
 
 
 def adamw(settings: Any, total_steps: int) -> keras.optimizers.Optimizer:
