@@ -15,7 +15,9 @@ each repeat 1 worker, 2 workers and two 1-worker jobs started together take
 turns (so drift in the machine's speed moves all alike); the pair, against
 one job alone, is the machine's ceiling for 2 processes. Every
 run's `part-*.tfrecord` files are hashed: 1 and 2 workers must give the
-same bytes, and so must the code before this change (`--before-src`).
+same bytes; the code before this change (`--before-src`) gives the same
+bytes too unless its random streams differ (see `random_streams` in
+`metadata.json`).
 
 Optional peers, neither part of this project:
 
@@ -277,8 +279,14 @@ def render(args, settings, after, before, original, worker_start: float, pair: f
         + (f"; {label}, 1 worker `{before[1]['digest'][:16]}`, 2 workers `{before[2]['digest'][:16]}`"
            if before else "") + ".",
     ]
-    identical = {after[1]["digest"], after[2]["digest"]} | ({before[1]["digest"], before[2]["digest"]} if before else set())
-    lines.append("All identical." if len(identical) == 1 else "**The outputs differ.**")
+    for name, rows in (("Now", after), (label, before)):
+        if rows:
+            same = rows[1]["digest"] == rows[2]["digest"]
+            lines.append(f"{name}: 1 and 2 workers {'identical' if same else '**differ**'}.")
+    if before:
+        # Equal unless the code before drew its examples from other random streams (metadata's
+        # `random_streams`: one per unit before 2026-11-30, one per document since).
+        lines.append(f"Now and {label}: {'identical' if before[1]['digest'] == after[1]['digest'] else 'other bytes'}.")
     lines += ["", f"A worker process answers its first request {worker_start:.2f} s after it is started "
               f"(median of {args.repeats}, nothing else running): work that 2 workers cannot split.",
               "", f"Two 1-worker jobs started together take {pair:.2f} s each after start-up (median of "

@@ -6,6 +6,7 @@ import bz2
 import collections
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -111,7 +112,7 @@ def test_pairs_are_consecutive_text_in_the_labelled_order(records_dir, tokenizer
         original_order = np.concatenate([segment_b, segment_a] if label == 1 else [segment_a, segment_b])
         assert any(contains(stream, original_order) for stream in streams), "one document, claimed order"
         checked[label] += 1
-    assert checked[0] > 50 and checked[1] > 50
+    assert checked[0] > 30 and checked[1] > 30  # about 95 rows in all; many of each label
 
 
 def test_same_seed_identical_bytes_and_worker_count_invariance(records_dir, tmp_path):
@@ -250,6 +251,18 @@ def test_resume_with_other_settings_is_refused(records_dir):
     changed = PretrainingDataConfig(**{**CONFIG.__dict__, "max_seq_length": 128})
     with pytest.raises(ValueError, match="other settings \\(config differ\\)"):
         create_pretraining_data([str(SAMPLE)], str(SPM), str(records_dir), changed, progress=False)
+
+
+def test_resuming_a_folder_of_the_earlier_random_streams_is_refused(records_dir, tmp_path):
+    # Folders written before each document had its own stream: their missing units would be drawn
+    # from other streams than their written ones.
+    earlier = tmp_path / "earlier"
+    shutil.copytree(records_dir, earlier)
+    metadata = json.loads((earlier / "metadata.json").read_text())
+    del metadata["random_streams"]
+    (earlier / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ValueError, match="other settings \\(random_streams differ\\)"):
+        create_pretraining_data([str(SAMPLE)], str(SPM), str(earlier), CONFIG, progress=False)
 
 
 def test_metadata_records_label_meaning(records_dir):

@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import operator
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -105,6 +107,28 @@ def test_one_two_and_three_workers_write_identical_bytes(tmp_path):
 
 
 @needs_vocabulary
+def test_units_cut_into_pieces_for_different_processes_write_the_bytes_of_whole_units(tmp_path, monkeypatch):
+    inputs = corpus_of_units(tmp_path, copies=2)
+    config = PretrainingDataConfig(max_seq_length=48, max_predictions_per_seq=6, dupe_factor=3,
+                                   documents_per_shard=3, seed=5)
+    whole = tmp_path / "whole-units"
+    monkeypatch.setattr(creation, "_PIECE_WORK", 10**12)
+    unit = creation._Unit(0, 0, list(creation.read_raw_documents(inputs[0]))[:3], "part")
+    assert len(creation._pieces_of(unit, config)) == 1
+    create_pretraining_data(inputs, str(SPM), str(whole), config, progress=False)
+
+    monkeypatch.setattr(creation, "_PIECE_WORK", 1)  # one document per piece
+    assert [len(piece.documents) for piece in creation._pieces_of(unit, config)] == [1, 1, 1]
+    for workers in (1, 2):
+        pieces = tmp_path / f"pieces-{workers}"
+        create_pretraining_data(inputs, str(SPM), str(pieces), config, num_workers=workers, progress=False)
+        assert shards(pieces) == shards(whole), f"{workers} workers, one document per piece"
+        for name in os.listdir(whole / creation.UNIT_STATS_DIR):
+            assert (pieces / creation.UNIT_STATS_DIR / name).read_text() == (
+                whole / creation.UNIT_STATS_DIR / name).read_text()
+
+
+@needs_vocabulary
 def test_worker_processes_do_not_import_tensorflow(tmp_path):
     inputs = corpus_of_units(tmp_path, copies=1)
     in_process = tmp_path / "in-process"
@@ -114,10 +138,13 @@ def test_worker_processes_do_not_import_tensorflow(tmp_path):
     os.makedirs(output / creation.UNIT_STATS_DIR)
     documents = list(creation.read_raw_documents(inputs[0]))[:2]
     unit = creation._Unit(0, 0, documents, str(output / "part-00000-00000.tfrecord"))
+    pieces = [creation._Piece(unit, index, len(documents), index, [document])
+              for index, document in enumerate(documents)]
     with LightProcessPool(2, creation._WorkerState.create, (str(SPM), CONFIG)) as pool:
-        results = list(pool.imap_unordered(creation._write_unit_in_worker, [unit]))
+        results = list(pool.imap_unordered(creation._make_piece_in_worker, pieces))
         loaded = pool.loaded_modules()
-    assert results[0].examples > 0
+    parts = sorted(results, key=lambda part: part.piece.piece_index)
+    assert creation._write_unit(unit, parts, CONFIG.seed).examples > 0
     assert (output / "part-00000-00000.tfrecord").read_bytes() == (
         in_process / "part-00000-00000.tfrecord").read_bytes()
     for modules in loaded:
@@ -146,12 +173,12 @@ def test_the_light_bootstrap_alone_keeps_tensorflow_out(tmp_path):
 
 @needs_vocabulary
 def test_an_error_in_a_worker_is_raised_in_the_parent(tmp_path):
-    documents = list(creation.read_raw_documents(str(SAMPLE)))[:1]
-    missing = tmp_path / "no-such-folder" / "part-00000-00000.tfrecord"
-    unit = creation._Unit(0, 0, documents, str(missing))
+    documents = list(creation.read_raw_documents(str(SAMPLE)))[:1] + [["a sentence", 17]]
+    unit = creation._Unit(0, 0, documents, str(tmp_path / "part-00000-00000.tfrecord"))
+    pieces = [creation._Piece(unit, index, 2, index, [document]) for index, document in enumerate(documents)]
     with LightProcessPool(1, creation._WorkerState.create, (str(SPM), CONFIG)) as pool:
-        with pytest.raises(FileNotFoundError, match="no-such-folder") as raised:
-            list(pool.imap_unordered(creation._write_unit_in_worker, [unit]))
+        with pytest.raises(ValueError, match="expects str .* Received: int") as raised:
+            list(pool.imap_unordered(creation._make_piece_in_worker, pieces))
     assert any("in worker process" in note for note in getattr(raised.value, "__notes__", []))
 
 
@@ -159,8 +186,25 @@ def test_an_error_in_a_worker_is_raised_in_the_parent(tmp_path):
 def test_a_killed_worker_is_reported_not_waited_for(tmp_path):
     documents = list(creation.read_raw_documents(str(SAMPLE)))[:1]
     unit = creation._Unit(0, 0, documents, str(tmp_path / "part-00000-00000.tfrecord"))
+    piece = creation._Piece(unit, 0, 1, 0, documents)
     with LightProcessPool(1, creation._WorkerState.create, (str(SPM), CONFIG)) as pool:
         os.kill(pool.pids[0], signal.SIGKILL)
-        with pytest.raises(WorkerDiedError, match=r"ended \(exit code -9\) while working on .*part-00000-00000"):
-            list(pool.imap_unordered(creation._write_unit_in_worker, [unit]))
-    assert not (tmp_path / "part-00000-00000.tfrecord").exists()
+        with pytest.raises(WorkerDiedError,
+                           match=r"ended \(exit code -9\) while working on documents 0-0 of .*part-00000-00000"):
+            list(pool.imap_unordered(creation._make_piece_in_worker, [piece]))
+
+
+def test_items_and_results_larger_than_a_pipe_flow_with_two_in_flight():
+    # The pool sends a worker its next item before reading its last result; with both larger than a
+    # pipe's buffer (64 KiB on Linux) that deadlocks unless the worker reads requests ahead.
+    items = [os.urandom(1 << 20) for _ in range(4)]
+    results = []
+    with LightProcessPool(1, bytes) as pool:  # state b"", and b"" + item is the item
+        consumer = threading.Thread(target=lambda: results.extend(pool.imap_unordered(operator.add, items)),
+                                    daemon=True)
+        consumer.start()
+        consumer.join(timeout=60)
+        if consumer.is_alive():
+            pool.close(kill=True)
+            pytest.fail("the pool and its worker wait on each other")
+    assert sorted(results) == sorted(items)

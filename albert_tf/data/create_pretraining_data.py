@@ -1,11 +1,16 @@
 """Documents -> sharded TFRecord files of SOP (or NSP) pairs with n-gram masking.
 
-Scaling and reproducibility rest on one rule: the corpus is cut into work
+Scaling and reproducibility rest on two rules. The corpus is cut into work
 units of `documents_per_shard` consecutive documents of one input file, and
-unit (file f, block b) is written to `part-fffff-bbbbb.tfrecord` from a random
-generator seeded by (seed, f, b) alone. Hence
+unit (file f, block b) is written to `part-fffff-bbbbb.tfrecord`. Within a
+unit, document i draws its pairs and masks, pass after pass, from its own
+random generator (child i of the seed sequence (seed, f, b)), and the unit's
+records are shuffled by the generator of (seed, f, b) itself. Hence
 
 * the same seed gives byte-identical files, whatever `num_workers`;
+* a unit's documents can be worked on in pieces by different processes
+  (the pieces are the grain of scheduling, the unit that of output): the
+  last piece of a run is short, so no process waits long for another;
 * `num_workers` processes on one machine, or `num_shards` jobs of a cluster
   array (each taking `shard_index`), split the units without coordinating;
 * memory is bounded by the units in flight, not by the corpus;
@@ -14,17 +19,18 @@ generator seeded by (seed, f, b) alone. Hence
   saved first (`stats/part-....json`), so the job's stats file counts every
   unit, whether written by this run or an earlier one.
 
-With `num_workers` > 1 the units are written by worker processes started
-once that never import TensorFlow (`albert_tf.data.worker_pool`; records are
-serialized and framed by `albert_tf.data.records` without it); they die with
-the parent. Test-only kill point of the parent (`ALBERT_TF_FAULT_AFTER`, see
-`albert_tf.io_utils.fault_point`): `create-data:shard-written` (after each
-published shard).
+With `num_workers` > 1 pieces are made by worker processes started once that
+never import TensorFlow (`albert_tf.data.worker_pool`; records are serialized
+by `albert_tf.data.records` without it) and that die with the parent; this
+process makes pieces too, and writes each unit's file. Test-only kill point
+of the parent (`ALBERT_TF_FAULT_AFTER`, see `albert_tf.io_utils.fault_point`):
+`create-data:shard-written` (after each published shard).
 
 SOP needs no other document, so units never need to see each other (unlike
 the original script, which loads the whole corpus to draw NSP negatives).
 NSP (`sentence_task="nsp"`, for the paper's Table 5 ablation) draws its
-negatives from the other documents of the same unit, which keeps that rule.
+negatives from the other documents of the same unit, which keeps that rule
+(an NSP unit is one piece).
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ METADATA_FILE = "metadata.json"
 UNIT_STATS_DIR = "stats"
 RECORD_PATTERN = "part-*.tfrecord"
 SENTENCE_TASKS = ("sop", "nsp")
+RANDOM_STREAMS = "per document: child i of SeedSequence([seed, file, block]); shuffle: its parent"
 LABEL_MEANINGS = {"sop": SOP_LABEL_MEANING, "nsp": NSP_LABEL_MEANING}
 
 
@@ -141,6 +148,30 @@ class _Unit:
     output_path: str
 
 
+@dataclasses.dataclass(frozen=True)
+class _Piece:
+    """Consecutive documents of one unit: what one process works on at a time."""
+
+    unit: _Unit  # without its documents: they travel in `documents`
+    piece_index: int
+    piece_count: int
+    first_document: int  # the index in the unit of `documents[0]`
+    documents: list[RawDocument]
+
+    def __str__(self) -> str:  # names the piece in a worker's error
+        last = self.first_document + len(self.documents) - 1
+        return f"documents {self.first_document}-{last} of {self.unit.output_path}"
+
+
+@dataclasses.dataclass
+class _PieceRecords:
+    """A piece's serialized examples, by pass over the data (dupe), in document order."""
+
+    piece: _Piece  # without its documents
+    records_by_pass: list[list[bytes]]
+    stats: ShardStats
+
+
 def expand_inputs(inputs: Sequence[str]) -> list[str]:
     """Files named directly or by glob pattern, sorted, without duplicates."""
     files: list[str] = []
@@ -211,14 +242,23 @@ def create_pretraining_data(
         stats = ShardStats()
         read_stats = ReadStats()
         units = _units(files, output_dir, config, num_shards, shard_index, skip_invalid_utf8, read_stats, stats)
-        written = (pool.imap_unordered(_write_unit_in_worker, units, local=worker_state.write_unit)
-                   if pool is not None else map(worker_state.write_unit, units))
+        pieces = (piece for unit in units for piece in _pieces_of(unit, config))
+        made = (pool.imap_unordered(_make_piece_in_worker, pieces, local=worker_state.make_piece)
+                if pool is not None else map(worker_state.make_piece, pieces))
         bar = cleanup.enter_context(contextlib.closing(_progress_bar(progress)))
+        # Pieces finish in any order; a unit's file is written once all of its pieces are in.
+        unfinished: dict[str, list[_PieceRecords | None]] = {}
         try:
-            for unit_stats in written:
-                stats.add(unit_stats)
+            for piece_records in made:
+                piece = piece_records.piece
+                parts = unfinished.setdefault(piece.unit.output_path, [None] * piece.piece_count)
+                parts[piece.piece_index] = piece_records
+                bar.update(piece_records.stats.documents)
+                if any(part is None for part in parts):
+                    continue
+                del unfinished[piece.unit.output_path]
+                stats.add(_write_unit(piece.unit, parts, config.seed))
                 fault_point("create-data:shard-written")
-                bar.update(unit_stats.documents)
                 bar.set_postfix(examples=stats.examples, refresh=False)
         except InvalidUtf8Error as error:
             raise InvalidUtf8Error(f"{error} Or skip such lines with --skip-invalid-utf8.") from None
@@ -291,14 +331,73 @@ def _existing_unit_stats(record_path: str, block: list[RawDocument]) -> ShardSta
     return ShardStats(documents=len(block), **counted)
 
 
-def _write_unit_in_worker(state: "_WorkerState", unit: _Unit) -> ShardStats:
-    # Workers that never import TensorFlow: started in ~0.3 s, not ~4 s (see worker_pool).
-    return state.write_unit(unit)
+# Work per piece: enough that handing it over costs little (~40 ms here), small enough that
+# the last piece of a run keeps no process waiting long. Characters times passes over the data.
+_PIECE_WORK = 160_000
+
+
+def _pieces_of(unit: _Unit, config: PretrainingDataConfig) -> list[_Piece]:
+    """Cuts a unit into pieces of consecutive documents (the output does not depend on the cut)."""
+    bare_unit = dataclasses.replace(unit, documents=[])
+    if config.sentence_task == "nsp":  # negatives come from any document of the unit
+        return [_Piece(bare_unit, 0, 1, 0, unit.documents)]
+    bounds = [0]
+    work = 0
+    for index, document in enumerate(unit.documents):
+        work += _characters(document) * config.dupe_factor
+        if work >= _PIECE_WORK and index + 1 < len(unit.documents):
+            bounds.append(index + 1)
+            work = 0
+    bounds.append(len(unit.documents))
+    count = len(bounds) - 1
+    return [_Piece(bare_unit, index, count, start, unit.documents[start:stop])
+            for index, (start, stop) in enumerate(zip(bounds, bounds[1:]))]
+
+
+def _characters(document: RawDocument) -> int:
+    return len(document.wikitext) if isinstance(document, RawWikiPage) else sum(map(len, document))
+
+
+def _make_piece_in_worker(state: "_WorkerState", piece: _Piece) -> _PieceRecords:
+    # Workers that never import TensorFlow: started in ~0.2 s, not ~4 s (see worker_pool).
+    return state.make_piece(piece)
+
+
+def _document_generator(seed: int, unit: _Unit, document_index: int) -> np.random.Generator:
+    """Document `document_index` of `unit`: its own stream, child of the unit's seed sequence."""
+    return np.random.default_rng(np.random.SeedSequence([seed, unit.file_index, unit.block_index],
+                                                        spawn_key=(document_index,)))
+
+
+def _write_unit(unit: _Unit, parts: list[_PieceRecords], seed: int) -> ShardStats:
+    """Writes a unit's shard (and its counts) from all of its pieces; returns the counts."""
+    stats = ShardStats(written_shards=1)
+    for part in parts:
+        stats.add(part.stats)
+    passes = len(parts[0].records_by_pass)
+    records = [record for dupe in range(passes) for part in parts for record in part.records_by_pass[dupe]]
+    stats.examples = len(records)
+    shuffle = np.random.default_rng(np.random.SeedSequence([seed, unit.file_index, unit.block_index]))
+    temporary = _temporary_name(unit.output_path)
+    stats_path = unit_stats_path(unit.output_path)
+    try:
+        with open(temporary, "wb") as handle:
+            write_tfrecords(handle, (records[index] for index in shuffle.permutation(len(records))))
+        # The counts first: a published shard always has them.
+        with open(_temporary_name(stats_path), "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(dataclasses.asdict(stats)) + "\n")
+        os.replace(_temporary_name(stats_path), stats_path)
+        os.replace(temporary, unit.output_path)
+    finally:
+        for path in (temporary, _temporary_name(stats_path)):
+            if os.path.exists(path):
+                os.remove(path)
+    return stats
 
 
 @dataclasses.dataclass
 class _WorkerState:
-    """What a process needs to turn a unit into a record file."""
+    """What a process needs to turn pieces of units into records."""
 
     spm_model: str
     config: PretrainingDataConfig
@@ -314,63 +413,54 @@ class _WorkerState:
                                            config.max_ngram)
         return cls(os.fspath(spm_model), config, tokenizer, masker)
 
-    def write_unit(self, unit: _Unit) -> ShardStats:
-        """Writes one unit's shard (and its counts); returns the counts."""
+    def make_piece(self, piece: _Piece) -> _PieceRecords:
+        """Tokenizes, pairs, masks and serializes one piece's documents, every pass over them."""
         config = self.config
-        rng = np.random.default_rng(np.random.SeedSequence([config.seed, unit.file_index, unit.block_index]))
-        stats = ShardStats(documents=len(unit.documents), written_shards=1)
-        documents = []
-        for raw in unit.documents:
+        stats = ShardStats(documents=len(piece.documents))
+        documents: list[tuple[int, list[np.ndarray]]] = []  # (index in the unit, sentences' ids)
+        for offset, raw in enumerate(piece.documents):
             sentences = wiki_page_sentences(raw) if isinstance(raw, RawWikiPage) else raw
             ids = [np.asarray(self.tokenizer.encode(sentence), dtype=np.int64) for sentence in sentences]
             ids = [sentence for sentence in ids if sentence.size]
             stats.sentences += len(ids)
             if ids:
-                documents.append(ids)
+                documents.append((piece.first_document + offset, ids))
 
-        records: list[bytes] = []
-        pending: list[dict[str, np.ndarray]] = []  # features not yet serialized (bounded memory)
+        records_by_pass: list[list[bytes]] = [[] for _ in range(config.dupe_factor)]
+        pending: list[tuple[int, dict[str, np.ndarray]]] = []  # (pass, features) not yet serialized
+
+        def serialize_pending() -> None:
+            for (dupe, _), record in zip(pending, _serialize([features for _, features in pending])):
+                records_by_pass[dupe].append(record)
+            pending.clear()
+
         max_num_tokens = config.max_seq_length - 3
         word_starts = self.masker.word_starts
-        for _ in range(config.dupe_factor):
-            for index, document in enumerate(documents):
+        every_document = [ids for _, ids in documents]
+        for position, (document_index, document) in enumerate(documents):
+            rng = _document_generator(config.seed, piece.unit, document_index)
+            for dupe in range(config.dupe_factor):
                 if config.sentence_task == "nsp":
-                    pairs = next_sentence_pairs(documents, index, max_num_tokens, config.short_seq_prob,
+                    pairs = next_sentence_pairs(every_document, position, max_num_tokens, config.short_seq_prob,
                                                 word_starts, rng)
                 else:
                     pairs = sentence_order_pairs(document, max_num_tokens, config.short_seq_prob, word_starts, rng)
                 for pair in pairs:
                     ids, type_ids = pair_input_ids(pair, self.tokenizer.cls_id, self.tokenizer.sep_id)
                     masked = self.masker(ids, rng)
-                    pending.append(example_features(masked, type_ids, pair.label, config.max_seq_length,
-                                                    config.max_predictions_per_seq))
+                    pending.append((dupe, example_features(masked, type_ids, pair.label, config.max_seq_length,
+                                                           config.max_predictions_per_seq)))
                     if len(pending) == _SERIALIZE_BATCH:
-                        records.extend(_serialize(pending))
-                        pending = []
+                        serialize_pending()
                     if config.sentence_task == "nsp":
                         stats.random_next += pair.label
                     else:
                         stats.swapped += pair.label
                     stats.real_tokens += ids.size - 3
                     stats.predictions += masked.positions.size
-        records.extend(_serialize(pending))
-        stats.examples = len(records)
-
-        temporary = _temporary_name(unit.output_path)
-        stats_path = unit_stats_path(unit.output_path)
-        try:
-            with open(temporary, "wb") as handle:
-                write_tfrecords(handle, (records[index] for index in rng.permutation(len(records))))
-            # The counts first: a published shard always has them.
-            with open(_temporary_name(stats_path), "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(dataclasses.asdict(stats)) + "\n")
-            os.replace(_temporary_name(stats_path), stats_path)
-            os.replace(temporary, unit.output_path)
-        finally:
-            for path in (temporary, _temporary_name(stats_path)):
-                if os.path.exists(path):
-                    os.remove(path)
-        return stats
+        serialize_pending()
+        bare_piece = dataclasses.replace(piece, documents=[])
+        return _PieceRecords(bare_piece, records_by_pass, stats)
 
 
 _SERIALIZE_BATCH = 1024
@@ -401,6 +491,9 @@ def _write_or_check_metadata(output_dir: str, files: list[str], state: _WorkerSt
     metadata = {
         "format": "albert_tf pretraining records",
         "format_version": 1,
+        # How examples are drawn; a folder written by albert_tf before 2026-11-30 (one stream per
+        # unit) gets other bytes for its remaining units, so resuming it is refused.
+        "random_streams": RANDOM_STREAMS,
         "sentence_task": config.sentence_task,
         # Keyed by the record feature it explains (the feature keeps its name for NSP).
         "sentence_order_label": {str(key): value for key, value in LABEL_MEANINGS[config.sentence_task].items()},
