@@ -331,8 +331,9 @@ def _existing_unit_stats(record_path: str, block: list[RawDocument]) -> ShardSta
     return ShardStats(documents=len(block), **counted)
 
 
-# Work per piece: enough that handing it over costs little (~40 ms here), small enough that
-# the last piece of a run keeps no process waiting long. Characters times passes over the data.
+# Work per piece, in characters times passes over the data: enough that handing a piece over
+# costs little, small enough that the last piece of a run keeps no process waiting long (~70 ms
+# on the 2-core machine of docs/benchmarks.md; a single longer document is a piece of its own).
 _PIECE_WORK = 160_000
 
 

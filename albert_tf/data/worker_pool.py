@@ -15,8 +15,9 @@ frame prefixed by its length; the worker's own stdout is moved to stderr so
 that a stray print cannot corrupt the stream. Each worker has two tasks in
 flight (the next one waits in its pipe), it reads requests ahead on a thread
 (so that neither side can block the other on full pipes), and the pipes hold
-1 MiB where Linux allows, so a worker writes a large result and goes on. A worker exits when its stdin
-closes, and on Linux also when the parent dies (`PR_SET_PDEATHSIG`).
+1 MiB where Linux allows, so a worker writes a large result and goes on. A
+worker exits when its stdin closes, and on Linux also when the parent dies
+(`PR_SET_PDEATHSIG`).
 """
 
 from __future__ import annotations
