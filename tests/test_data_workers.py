@@ -141,7 +141,7 @@ def test_worker_processes_do_not_import_tensorflow(tmp_path):
     pieces = [creation._Piece(unit, index, len(documents), index, [document])
               for index, document in enumerate(documents)]
     with LightProcessPool(2, creation._WorkerState.create, (str(SPM), CONFIG)) as pool:
-        results = list(pool.imap_unordered(creation._make_piece_in_worker, pieces))
+        results = list(pool.imap_unordered(creation._WorkerState.make_piece, pieces))
         loaded = pool.loaded_modules()
     parts = sorted(results, key=lambda part: part.piece.piece_index)
     assert creation._write_unit(unit, parts, CONFIG.seed).examples > 0
@@ -178,7 +178,7 @@ def test_an_error_in_a_worker_is_raised_in_the_parent(tmp_path):
     pieces = [creation._Piece(unit, index, 2, index, [document]) for index, document in enumerate(documents)]
     with LightProcessPool(1, creation._WorkerState.create, (str(SPM), CONFIG)) as pool:
         with pytest.raises(ValueError, match="expects str .* Received: int") as raised:
-            list(pool.imap_unordered(creation._make_piece_in_worker, pieces))
+            list(pool.imap_unordered(creation._WorkerState.make_piece, pieces))
     assert any("in worker process" in note for note in getattr(raised.value, "__notes__", []))
 
 
@@ -191,7 +191,7 @@ def test_a_killed_worker_is_reported_not_waited_for(tmp_path):
         os.kill(pool.pids[0], signal.SIGKILL)
         with pytest.raises(WorkerDiedError,
                            match=r"ended \(exit code -9\) while working on documents 0-0 of .*part-00000-00000"):
-            list(pool.imap_unordered(creation._make_piece_in_worker, [piece]))
+            list(pool.imap_unordered(creation._WorkerState.make_piece, [piece]))
 
 
 def test_items_and_results_larger_than_a_pipe_flow_with_two_in_flight():
