@@ -174,19 +174,16 @@ def test_interrupted_run_leaves_no_complete_looking_shard_and_resumes(tmp_path, 
     first_shard = records_dir / "part-00000-00000.tfrecord"
     first_shard_examples = sum(1 for _ in tf.data.TFRecordDataset(str(first_shard)))
     calls = {"count": 0}
-    original = creation.write_tfrecords
+    original = creation._shuffled
 
-    def failing(handle, records):
-        def counted():
-            for record in records:
-                calls["count"] += 1
-                if calls["count"] > first_shard_examples + 5:  # inside the second shard
-                    raise KeyboardInterrupt
-                yield record
+    def failing(frames, seed, unit):  # the records of each unit's file, as they are written
+        for frame in original(frames, seed, unit):
+            calls["count"] += 1
+            if calls["count"] > first_shard_examples + 5:  # inside the second shard
+                raise KeyboardInterrupt
+            yield frame
 
-        original(handle, counted())
-
-    monkeypatch.setattr(creation, "write_tfrecords", failing)
+    monkeypatch.setattr(creation, "_shuffled", failing)
     with pytest.raises(KeyboardInterrupt):
         create_pretraining_data([str(SAMPLE)], str(SPM), str(output), CONFIG, progress=False)
     finished = {p.name for p in output.glob("part-*.tfrecord")}
@@ -198,7 +195,7 @@ def test_interrupted_run_leaves_no_complete_looking_shard_and_resumes(tmp_path, 
     assert [os.path.basename(f) for f in record_files(str(output))] == [first_shard.name]
     for name in finished:  # whatever exists is whole
         assert (output / name).read_bytes() == (records_dir / name).read_bytes()
-    monkeypatch.setattr(creation, "write_tfrecords", original)
+    monkeypatch.setattr(creation, "_shuffled", original)
     stats = create_pretraining_data([str(SAMPLE)], str(SPM), str(output), CONFIG, progress=False)
     assert stats.resumed_shards == len(finished) and stats.written_shards == 3 - len(finished)
     for path in records_dir.glob("part-*.tfrecord"):

@@ -49,7 +49,7 @@ from albert_tf.data.documents import (InvalidUtf8Error, RawDocument, RawWikiPage
                                       wiki_page_sentences)
 from albert_tf.data.masking import NgramMasker
 from albert_tf.data.next_sentence import NSP_LABEL_MEANING, next_sentence_pairs
-from albert_tf.data.records import example_features, pair_input_ids, serialize_examples, write_tfrecords
+from albert_tf.data.records import example_features, pair_input_ids, serialize_examples, tfrecord_frame
 from albert_tf.data.sentence_order import SOP_LABEL_MEANING, sentence_order_pairs
 from albert_tf.data.worker_pool import LightProcessPool
 from albert_tf.io_utils import InputFileError, atomic_write_text, check_input_file, check_output_path, fault_point
@@ -165,10 +165,13 @@ class _Piece:
 
 @dataclasses.dataclass
 class _PieceRecords:
-    """A piece's serialized examples, by pass over the data (dupe), in document order."""
+    """A piece's examples, serialized and framed as TFRecords, by pass over the data (dupe), in document order.
+
+    Framed where they are made (the CRCs are most of the cost of writing), so the process that writes
+    a unit's file only shuffles and concatenates."""
 
     piece: _Piece  # without its documents
-    records_by_pass: list[list[bytes]]
+    frames_by_pass: list[list[bytes]]
     stats: ShardStats
 
 
@@ -338,7 +341,9 @@ _PIECE_WORK = 160_000
 
 
 def _pieces_of(unit: _Unit, config: PretrainingDataConfig) -> list[_Piece]:
-    """Cuts a unit into pieces of consecutive documents (the output does not depend on the cut)."""
+    """Cuts a unit into pieces of consecutive documents (the output depends neither on the cut nor on the
+    order in which pieces are made), largest first: the last pieces of a run are then a unit's smallest,
+    so no process waits long for another at the end."""
     bare_unit = dataclasses.replace(unit, documents=[])
     if config.sentence_task == "nsp":  # negatives come from any document of the unit
         return [_Piece(bare_unit, 0, 1, 0, unit.documents)]
@@ -351,8 +356,9 @@ def _pieces_of(unit: _Unit, config: PretrainingDataConfig) -> list[_Piece]:
             work = 0
     bounds.append(len(unit.documents))
     count = len(bounds) - 1
-    return [_Piece(bare_unit, index, count, start, unit.documents[start:stop])
-            for index, (start, stop) in enumerate(zip(bounds, bounds[1:]))]
+    pieces = [_Piece(bare_unit, index, count, start, unit.documents[start:stop])
+              for index, (start, stop) in enumerate(zip(bounds, bounds[1:]))]
+    return sorted(pieces, key=lambda piece: -sum(map(_characters, piece.documents)))
 
 
 def _characters(document: RawDocument) -> int:
@@ -370,14 +376,13 @@ def _write_unit(unit: _Unit, parts: list[_PieceRecords], seed: int) -> ShardStat
     stats = ShardStats(written_shards=1)
     for part in parts:
         stats.add(part.stats)
-    passes = len(parts[0].records_by_pass)
-    records = [record for dupe in range(passes) for part in parts for record in part.records_by_pass[dupe]]
-    shuffle = np.random.default_rng(np.random.SeedSequence([seed, unit.file_index, unit.block_index]))
+    passes = len(parts[0].frames_by_pass)
+    frames = [frame for dupe in range(passes) for part in parts for frame in part.frames_by_pass[dupe]]
     temporary = _temporary_name(unit.output_path)
     stats_path = unit_stats_path(unit.output_path)
     try:
         with open(temporary, "wb") as handle:
-            write_tfrecords(handle, (records[index] for index in shuffle.permutation(len(records))))
+            handle.writelines(_shuffled(frames, seed, unit))
         # The counts first: a published shard always has them.
         with open(_temporary_name(stats_path), "w", encoding="utf-8") as handle:
             handle.write(json.dumps(dataclasses.asdict(stats)) + "\n")
@@ -388,6 +393,12 @@ def _write_unit(unit: _Unit, parts: list[_PieceRecords], seed: int) -> ShardStat
             if os.path.exists(path):
                 os.remove(path)
     return stats
+
+
+def _shuffled(frames: list[bytes], seed: int, unit: _Unit) -> Iterator[bytes]:
+    """A unit's records in file order: shuffled by the unit's own seed sequence (the documents' parent)."""
+    shuffle = np.random.default_rng(np.random.SeedSequence([seed, unit.file_index, unit.block_index]))
+    return (frames[index] for index in shuffle.permutation(len(frames)))
 
 
 @dataclasses.dataclass
@@ -421,12 +432,12 @@ class _WorkerState:
             if ids:
                 documents.append((piece.first_document + offset, ids))
 
-        records_by_pass: list[list[bytes]] = [[] for _ in range(config.dupe_factor)]
+        frames_by_pass: list[list[bytes]] = [[] for _ in range(config.dupe_factor)]
         pending: list[tuple[int, dict[str, np.ndarray]]] = []  # (pass, features) not yet serialized
 
         def serialize_pending() -> None:
             for (dupe, _), record in zip(pending, _serialize([features for _, features in pending])):
-                records_by_pass[dupe].append(record)
+                frames_by_pass[dupe].append(tfrecord_frame(record))
             pending.clear()
 
         max_num_tokens = config.max_seq_length - 3
@@ -454,9 +465,9 @@ class _WorkerState:
                     stats.real_tokens += ids.size - 3
                     stats.predictions += masked.positions.size
         serialize_pending()
-        stats.examples = sum(map(len, records_by_pass))
+        stats.examples = sum(map(len, frames_by_pass))
         bare_piece = dataclasses.replace(piece, documents=[])
-        return _PieceRecords(bare_piece, records_by_pass, stats)
+        return _PieceRecords(bare_piece, frames_by_pass, stats)
 
 
 _SERIALIZE_BATCH = 1024

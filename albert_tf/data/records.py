@@ -23,6 +23,7 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO, Iterable, Mapping
 
+import google_crc32c
 import numpy as np
 
 from albert_tf.data.masking import MaskedTokens
@@ -178,23 +179,28 @@ def _packed_varints(values: np.ndarray) -> tuple[bytes, np.ndarray]:
 
 def masked_crc32c(data: bytes) -> int:
     """The masked CRC-32C that TFRecord framing stores (google-crc32c computes the CRC)."""
-    import google_crc32c
-
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-def write_tfrecords(handle: BinaryIO, records: Iterable[bytes]) -> None:
-    """Writes `records` to an open binary file in the TFRecord format (uncompressed).
+_LENGTH = struct.Struct("<Q")
+_CRC = struct.Struct("<I")
 
-    Each record: length (uint64 little-endian), masked CRC-32C of the length,
-    the data, masked CRC-32C of the data; the bytes `tf.io.TFRecordWriter`
-    writes (tested), without TensorFlow.
+
+def tfrecord_frame(record: bytes) -> bytes:
+    """`record` as it lies in an (uncompressed) TFRecord file.
+
+    Length (uint64 little-endian), masked CRC-32C of the length, the data,
+    masked CRC-32C of the data: the bytes `tf.io.TFRecordWriter` writes
+    (tested), without TensorFlow. A file is its records' frames, concatenated.
     """
-    for record in records:
-        length = struct.pack("<Q", len(record))
-        handle.write(length + struct.pack("<I", masked_crc32c(length)) + record
-                     + struct.pack("<I", masked_crc32c(record)))
+    length = _LENGTH.pack(len(record))
+    return length + _CRC.pack(masked_crc32c(length)) + record + _CRC.pack(masked_crc32c(record))
+
+
+def write_tfrecords(handle: BinaryIO, records: Iterable[bytes]) -> None:
+    """Writes `records` to an open binary file in the TFRecord format (uncompressed)."""
+    handle.writelines(map(tfrecord_frame, records))
 
 
 def feature_spec(max_seq_length: int, max_predictions_per_seq: int) -> dict:
