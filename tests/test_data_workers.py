@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ import tensorflow as tf
 
 from albert_tf.data import create_pretraining_data as creation
 from albert_tf.data.create_pretraining_data import PretrainingDataConfig, create_pretraining_data
-from albert_tf.data.records import serialize_example, serialize_examples, write_tfrecords
+from albert_tf.data.records import serialize_example, serialize_examples, tfrecord_frame, write_tfrecords
 from albert_tf.data.worker_pool import LightProcessPool, WorkerDiedError
 from conftest import SHARED_DATA
 
@@ -67,6 +68,7 @@ def test_tfrecord_framing_equals_tensorflows_writer(tmp_path):
         for record in records:
             writer.write(record)
     assert ours.getvalue() == (tmp_path / "tf.tfrecord").read_bytes()
+    assert b"".join(map(tfrecord_frame, records)) == ours.getvalue()  # a file is its frames, concatenated
     (tmp_path / "ours.tfrecord").write_bytes(ours.getvalue())
     assert [r.numpy() for r in tf.data.TFRecordDataset(str(tmp_path / "ours.tfrecord"))] == records
 
@@ -208,3 +210,46 @@ def test_items_and_results_larger_than_a_pipe_flow_with_two_in_flight():
             pool.close(kill=True)
             pytest.fail("the pool and its worker wait on each other")
     assert sorted(results) == sorted(items)
+
+
+def test_the_last_items_go_one_at_a_time_to_whichever_process_is_free():
+    # Four items for a worker (1 s each) and this process (0.2 s each). The worker gets one and
+    # waits with it; a second item queued in its pipe (as in the middle of a long run) would keep it
+    # busy for another second after this process had run out of items.
+    import pool_tasks
+
+    def here(seconds):
+        time.sleep(seconds / 5)
+        return "this process"
+
+    with LightProcessPool(1, str) as pool:
+        results = list(pool.imap_unordered(pool_tasks.sleep_then_name, [1.0] * 4, local=here))
+    assert sorted(results) == ["this process"] * 3 + ["worker"]
+
+
+def test_shared_iterator_raises_an_items_error_in_its_turn():
+    from albert_tf.data.worker_pool import _SharedIterator
+
+    def items():
+        yield from (1, 2, 3)
+        raise ValueError("line 4 is not UTF-8")
+
+    source = _SharedIterator(items(), lookahead=5)
+    assert next(source) == 1 and source.ending()  # everything is read ahead: the end is in sight
+    assert [next(source), next(source)] == [2, 3]
+    with pytest.raises(ValueError, match="line 4"):
+        next(source)
+    assert list(source) == []
+    long_source = _SharedIterator(iter(range(10)), lookahead=2)
+    assert [next(long_source) for _ in range(7)] == list(range(7)) and not long_source.ending()
+    assert next(long_source) == 7 and long_source.ending()
+
+
+def test_a_units_pieces_come_largest_first_and_cover_its_documents(tmp_path, monkeypatch):
+    documents = [["short one.", "two."], ["a much longer sentence " * 20, "and more " * 30], ["mid " * 10, "x."]]
+    unit = creation._Unit(0, 0, documents, str(tmp_path / "part-00000-00000.tfrecord"))
+    monkeypatch.setattr(creation, "_PIECE_WORK", 1)  # one document per piece
+    pieces = creation._pieces_of(unit, CONFIG)
+    assert [piece.first_document for piece in pieces] == [1, 2, 0]  # by size, largest first
+    by_index = sorted(pieces, key=lambda piece: piece.piece_index)
+    assert [document for piece in by_index for document in piece.documents] == documents

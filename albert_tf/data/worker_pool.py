@@ -13,7 +13,8 @@ task needs are loaded (tested: no `tensorflow` or `keras` in a worker's
 Tasks and results travel pickled over the worker's stdin and stdout, each
 frame prefixed by its length; the worker's own stdout is moved to stderr so
 that a stray print cannot corrupt the stream. Each worker has two tasks in
-flight (the next one waits in its pipe), it reads requests ahead on a thread
+flight (the next one waits in its pipe) until the last few tasks, which go one
+at a time to whichever process is free; it reads requests ahead on a thread
 (so that neither side can block the other on full pipes), and the pipes hold
 1 MiB where Linux allows, so a worker writes a large result and goes on. A
 worker exits when its stdin closes, and on Linux also when the parent dies
@@ -120,18 +121,22 @@ class LightProcessPool:
             `function` is raised here (same type and message; the worker's
             traceback is attached as a note), and then no new item is taken.
         """
-        source = _SharedIterator(items)
+        consumers = len(self._processes) + (local is not None)
+        # Looks far enough ahead to see the last items coming.
+        source = _SharedIterator(items, lookahead=consumers * _ITEMS_IN_FLIGHT)
         finished: queue.Queue = queue.Queue()
 
         def feed(worker: int) -> None:
             # One item waits in the worker's pipe while it works on another: the next one is there
             # when it is done, without waiting for this thread to get the GIL back from busy threads.
+            # Not so for the last few items: one queued behind another would keep this worker busy
+            # after the other processes ran out of work.
             waiting: collections.deque = collections.deque()
             try:
                 for item in source:
                     self._send(worker, ("call", function, item))
                     waiting.append(item)
-                    if len(waiting) == _ITEMS_IN_FLIGHT:
+                    while waiting and (len(waiting) == _ITEMS_IN_FLIGHT or source.ending()):
                         finished.put(("ok", self._receive(worker, waiting.popleft())))
                 while waiting:
                     finished.put(("ok", self._receive(worker, waiting.popleft())))
@@ -220,10 +225,18 @@ class LightProcessPool:
 
 
 class _SharedIterator:
-    """An iterator that threads can share: one `next` at a time; `stop` ends it for all."""
+    """An iterator that threads can share: one `next` at a time; `stop` ends it for all.
 
-    def __init__(self, items: Iterable):
+    It reads `lookahead` items ahead, so `ending` can tell when no more than
+    that are left. An error raised by `items` is raised in its turn, after
+    the items before it."""
+
+    def __init__(self, items: Iterable, lookahead: int = 0):
         self._items = iter(items)
+        self._lookahead = lookahead
+        self._ahead: collections.deque = collections.deque()
+        self._error: BaseException | None = None
+        self._exhausted = False
         self._lock = threading.Lock()
         self._stopped = False
 
@@ -234,11 +247,28 @@ class _SharedIterator:
         with self._lock:
             if self._stopped:
                 raise StopIteration
-            try:
-                return next(self._items)
-            except BaseException:
-                self._stopped = True
-                raise
+            # One more than `lookahead` stays read ahead, so that `ending` is exact.
+            while not self._exhausted and len(self._ahead) <= self._lookahead + 1:
+                try:
+                    self._ahead.append(next(self._items))
+                except StopIteration:
+                    self._exhausted = True
+                except Exception as error:
+                    self._error, self._exhausted = error, True
+                except BaseException:  # Ctrl-C: at once
+                    self._stopped = True
+                    raise
+            if self._ahead:
+                return self._ahead.popleft()
+            self._stopped = True
+            if self._error is not None:
+                raise self._error
+            raise StopIteration
+
+    def ending(self) -> bool:
+        """Whether at most `lookahead` items are left."""
+        with self._lock:
+            return self._exhausted or self._stopped
 
     def stop(self) -> None:
         self._stopped = True
