@@ -61,12 +61,17 @@ RESULTS = ROOT / "benchmarks" / "results" / "create_data.md"
 SETTINGS = dict(max_seq_length=128, max_predictions_per_seq=20, dupe_factor=5, documents_per_shard=16)
 # Runs `albert` in this process, timing what follows `import albert_tf` (TensorFlow).
 DRIVER = """\
-import json, sys, time
+import json, resource, sys, time
+def cpu(who):
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 start = time.perf_counter()
 from albert_tf.cli.main import main
-imported = time.perf_counter()
+imported, imported_cpu = time.perf_counter(), cpu(resource.RUSAGE_SELF)
 code = main(sys.argv[2:])
 json.dump({"import_s": imported - start, "after_import_s": time.perf_counter() - imported,
+           "cpu_after_import_s": cpu(resource.RUSAGE_SELF) - imported_cpu,
+           "workers_cpu_s": cpu(resource.RUSAGE_CHILDREN),
            "albert_tf": sys.modules["albert_tf"].__file__}, open(sys.argv[1], "w"))
 sys.exit(code)
 """
@@ -129,7 +134,9 @@ def run_ours(source: pathlib.Path, text, spm_model, output, workers, env, settin
         raise RuntimeError(f"{source}: the run imported albert_tf from {inside['albert_tf']}")
     shards = sorted(output.glob("part-*.tfrecord"))
     examples = json.loads((output / "stats-000-of-001.json").read_text())["examples"]
-    return wall, inside["after_import_s"], inside["import_s"], examples, digest(shards)
+    # The share of the run's cores that this process and its workers kept busy after start-up.
+    busy = (inside["cpu_after_import_s"] + inside["workers_cpu_s"]) / (workers * inside["after_import_s"])
+    return wall, inside["after_import_s"], inside["import_s"], examples, digest(shards), busy
 
 
 def measure(name, source, text, spm_model, work, repeats, env, settings, pair=False):
@@ -164,6 +171,7 @@ def measure(name, source, text, spm_model, work, repeats, env, settings, pair=Fa
             startup=statistics.median(run[2] for run in runs[workers]),
             examples=runs[workers][0][3], digest=digests.pop() if len(digests) == 1 else "differ between runs",
             walls=[run[0] for run in runs[workers]],
+            busy=statistics.median(run[5] for run in runs[workers]),
         )
         print(f"{name}, {workers} worker(s): wall {[round(run[0], 2) for run in runs[workers]]}, after start-up "
               f"{[round(run[1], 2) for run in runs[workers]]}", file=sys.stderr)
@@ -242,6 +250,9 @@ def render(args, settings, after, before, original, worker_start: float, pair: f
     def cell(rows, workers, key, digits=1):
         return f"{rows[workers][key]:.{digits}f}" if rows else "-"
 
+    def busy(rows):
+        return f"{rows[2]['busy']:.1%}" if rows else "-"
+
     def speedup(rows, key):
         return f"{rows[1][key] / rows[2][key]:.2f}x" if rows else "-"
 
@@ -273,6 +284,8 @@ def render(args, settings, after, before, original, worker_start: float, pair: f
         "|---|---|---|",
         f"| wall (whole process) | {speedup(before, 'wall')} | {speedup(after, 'wall')} |",
         f"| after start-up | {speedup(before, 'after_startup')} | {speedup(after, 'after_startup')} |",
+        "| cores kept busy by 2 workers after start-up (CPU time of the process and its worker / "
+        f"(2 x time), median) | {busy(before)} | {busy(after)} |",
         "",
         f"Examples: {after[1]['examples']:,}. Output bytes (sha256 over all shards): now, 1 worker "
         f"`{after[1]['digest'][:16]}`, 2 workers `{after[2]['digest'][:16]}`"
