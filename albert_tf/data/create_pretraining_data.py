@@ -22,8 +22,9 @@ records are shuffled by the generator of (seed, f, b) itself. Hence
 With `num_workers` > 1 pieces are made by worker processes started once that
 never import TensorFlow (`albert_tf.data.worker_pool`; records are serialized
 by `albert_tf.data.records` without it) and that die with the parent; this
-process makes pieces too, and writes each unit's file. Test-only kill point
-of the parent (`ALBERT_TF_FAULT_AFTER`, see `albert_tf.io_utils.fault_point`):
+process makes pieces too, and writes each unit's file (its records come
+framed: it only shuffles and concatenates them). Test-only kill point of the
+parent (`ALBERT_TF_FAULT_AFTER`, see `albert_tf.io_utils.fault_point`):
 `create-data:shard-written` (after each published shard).
 
 SOP needs no other document, so units never need to see each other (unlike
@@ -420,7 +421,7 @@ class _WorkerState:
         return cls(os.fspath(spm_model), config, tokenizer, masker)
 
     def make_piece(self, piece: _Piece) -> _PieceRecords:
-        """Tokenizes, pairs, masks and serializes one piece's documents, every pass over them."""
+        """Tokenizes, pairs, masks, serializes and frames one piece's documents, every pass over them."""
         config = self.config
         stats = ShardStats(documents=len(piece.documents))
         documents: list[tuple[int, list[np.ndarray]]] = []  # (index in the unit, sentences' ids)
