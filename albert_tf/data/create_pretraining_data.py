@@ -348,18 +348,18 @@ def _pieces_of(unit: _Unit, config: PretrainingDataConfig) -> list[_Piece]:
     bare_unit = dataclasses.replace(unit, documents=[])
     if config.sentence_task == "nsp":  # negatives come from any document of the unit
         return [_Piece(bare_unit, 0, 1, 0, unit.documents)]
-    bounds = [0]
-    work = 0
+    cuts = []  # (start, stop, work): a piece's documents and their characters x dupe_factor
+    start = work = 0
     for index, document in enumerate(unit.documents):
         work += _characters(document) * config.dupe_factor
         if work >= _PIECE_WORK and index + 1 < len(unit.documents):
-            bounds.append(index + 1)
-            work = 0
-    bounds.append(len(unit.documents))
-    count = len(bounds) - 1
-    pieces = [_Piece(bare_unit, index, count, start, unit.documents[start:stop])
-              for index, (start, stop) in enumerate(zip(bounds, bounds[1:]))]
-    return sorted(pieces, key=lambda piece: -sum(map(_characters, piece.documents)))
+            cuts.append((start, index + 1, work))
+            start, work = index + 1, 0
+    cuts.append((start, len(unit.documents), work))
+    pieces = [_Piece(bare_unit, index, len(cuts), start, unit.documents[start:stop])
+              for index, (start, stop, _) in enumerate(cuts)]
+    largest_first = sorted(range(len(cuts)), key=lambda index: -cuts[index][2])  # stable: ties keep their order
+    return [pieces[index] for index in largest_first]
 
 
 def _characters(document: RawDocument) -> int:
