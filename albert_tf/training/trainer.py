@@ -46,6 +46,7 @@ import tensorflow as tf
 
 from albert_tf.io_utils import atomic_write_text, exclusive_run, remove_staging_leftovers
 from albert_tf.training.callbacks import BackupCheckpoint, RotatingCheckpoints, StopOnNaN
+from albert_tf.training.cpu_kernels import onednn_hint
 from albert_tf.training.precision import resolve_dtype
 from albert_tf.training.resume import (SETTINGS_FILE, check_run_settings, ensure_checkpoint, restore_training_state,
                                        saved_states)
@@ -528,9 +529,13 @@ def check_common_settings(settings: Any) -> None:
 
 def apply_precision_and_seed(settings: Any) -> None:
     """Sets the run's dtype policy (`settings.dtype`, already resolved from `auto`) and global seed,
-    once, before any model is built: the same for pretraining, fine-tuning and distillation."""
+    once, before any model is built: the same for pretraining, fine-tuning and distillation. Says
+    so where TensorFlow left its faster oneDNN CPU kernels off (`cpu_kernels.onednn_hint`)."""
     keras.config.set_dtype_policy(settings.dtype)
     keras.utils.set_random_seed(settings.seed)
+    hint = onednn_hint()
+    if hint:
+        logger.info(hint)
 
 
 def resolve_settings_dtype(settings: Any) -> None:

@@ -1,0 +1,44 @@
+"""Whether TensorFlow runs its oneDNN CPU kernels, and a hint for training runs where it does not.
+
+TensorFlow 2.20's Linux x86 wheels carry oneDNN kernels (matmuls, transposes, fused ops) but use
+them by default only on CPUs with AVX-512 VNNI or BF16, AVX-VNNI or AMX. On other x86 CPUs (AMD
+Zen 3 and older, Intel server CPUs before Cascade Lake) they run Eigen's kernels unless the
+environment variable `TF_ENABLE_ONEDNN_OPTS=1` is set before TensorFlow is imported. On such a CPU
+(an AMD EPYC with AVX2, 2 cores; benchmarks/onednn_ab.py) oneDNN made the demo's albert_tiny and
+ALBERT-base's training steps 1.29x and 1.25x faster and ALBERT-base's forward pass at batch 8 1.14x
+faster; at batch 1 it was as fast (0.99x). The choice is the whole process's, falls before
+TensorFlow loads and reaches the user's own TensorFlow code, and it was measured on one CPU model,
+so the library does not make it: each training run says, in one log line, that it is there to be made.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+
+
+def onednn_enabled() -> bool | None:
+    """Whether this process's TensorFlow runs oneDNN kernels (None where TensorFlow cannot say)."""
+    try:  # TensorFlow has no public call for this; tf.test's IsMklEnabled wraps the same function.
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def onednn_hint() -> str | None:
+    """A line for a training run on a Linux x86 CPU where TensorFlow left oneDNN off by default; None
+    elsewhere, where it is on, where a GPU trains, or where the user set TF_ENABLE_ONEDNN_OPTS either way."""
+    import tensorflow as tf
+
+    if ONEDNN_VARIABLE in os.environ or tf.config.list_physical_devices("GPU"):
+        return None
+    if platform.system() != "Linux" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    if onednn_enabled() is not False:
+        return None
+    return (f"TensorFlow's oneDNN CPU kernels are off on this CPU (on by default only with AVX-512 VNNI/BF16, "
+            f"AVX-VNNI or AMX); training steps ran 1.25-1.29x faster with them on an AVX2 CPU: set {ONEDNN_VARIABLE}=1 "
+            "in the environment before starting to use them (docs/benchmarks.md, 'oneDNN on AVX2 CPUs')")
