@@ -103,7 +103,11 @@ def case_albert_tf(size, batch, seq_length, masked, repeats, dtype="float32"):
     config = AlbertConfig.from_preset(preset).replace(vocab_size=dims["vocab"])
     step = albert_tf_step(config, batch, seq_length, masked, learning_rate=0.005)
     floor = _matmul_floor(dims, batch, seq_length, masked, "bfloat16" if "bfloat16" in dtype else "float32")
-    return _interleaved(step, floor, repeats)
+    try:  # which CPU kernels ran: TensorFlow picks oneDNN or Eigen by CPU (docs/benchmarks.md#onednn-on-avx2-cpus)
+        from albert_tf.training.cpu_kernels import onednn_enabled
+    except ImportError:  # a `before` revision older than that module
+        onednn_enabled = lambda: None  # noqa: E731
+    return dict(_interleaved(step, floor, repeats), onednn=onednn_enabled())
 
 
 def case_keras_hub(size, batch, seq_length, masked, repeats):
@@ -140,7 +144,14 @@ def _summary(runs: list[dict]) -> dict:
     run = runs[middle]
     return {"step_ms": steps[middle],
             "floor_ms": 1000 * statistics.median(run["floor_seconds"]) if run["floor_seconds"] else None,
-            "process_step_ms": steps, "first_loss": run["first_loss"], "last_loss": run["last_loss"]}
+            "process_step_ms": steps, "first_loss": run["first_loss"], "last_loss": run["last_loss"],
+            "onednn": run.get("onednn")}
+
+
+def _kernels(results: dict) -> str:
+    """'; TensorFlow's oneDNN kernels on' (or off), as albert_tf's cases reported; '' without them."""
+    states = {row["onednn"] for row in results.values() if row.get("onednn") is not None}
+    return "".join(f"; TensorFlow's oneDNN kernels {'on' if state else 'off'}" for state in sorted(states))
 
 
 def main():
@@ -195,7 +206,7 @@ def main():
              f"{args.masked} masked positions); each case in {args.processes} processes, each the median of "
              f"{args.repeats} rounds after {WARMUP_STEPS} warm-up, the floor interleaved in the same process; "
              f"the median process shown, with the range over processes; {platform.machine()}, {os.cpu_count()} cores"
-             + (f"; before = {args.before}" if args.before else ""), "",
+             + _kernels(results) + (f"; before = {args.before}" if args.before else ""), "",
              "| case | step ms | range over processes | matmul floor ms | step / floor |", "|---|---:|---:|---:|---:|"]
     for name, row in results.items():
         floor = f"{row['floor_ms']:.1f}" if row["floor_ms"] else ""
