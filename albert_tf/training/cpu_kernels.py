@@ -21,7 +21,7 @@ ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 
 def onednn_enabled() -> bool | None:
     """Whether this process's TensorFlow runs oneDNN kernels (None where TensorFlow cannot say)."""
-    try:  # TensorFlow has no public call for this; tf.test's IsMklEnabled wraps the same function.
+    try:  # TensorFlow has no public call for this; its test utilities' IsMklEnabled is this same function.
         from tensorflow.python.util import _pywrap_util_port
     except ImportError:
         return None

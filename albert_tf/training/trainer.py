@@ -529,8 +529,8 @@ def check_common_settings(settings: Any) -> None:
 
 def apply_precision_and_seed(settings: Any) -> None:
     """Sets the run's dtype policy (`settings.dtype`, already resolved from `auto`) and global seed,
-    once, before any model is built: the same for pretraining, fine-tuning and distillation. Says
-    so where TensorFlow left its faster oneDNN CPU kernels off (`cpu_kernels.onednn_hint`)."""
+    once, before any model is built: the same for pretraining, fine-tuning and distillation. Logs
+    `cpu_kernels.onednn_hint()` where TensorFlow left its faster oneDNN CPU kernels off."""
     keras.config.set_dtype_policy(settings.dtype)
     keras.utils.set_random_seed(settings.seed)
     hint = onednn_hint()
