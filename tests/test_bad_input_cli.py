@@ -7,6 +7,7 @@ import errno
 import json
 
 import pytest
+import tensorflow as tf
 
 from albert_tf import AlbertBackbone, AlbertConfig
 from albert_tf.cli.errors import describe_user_error
@@ -187,6 +188,35 @@ def test_pretrain_damaged_record_shard_is_named(capsys, tmp_path, records, confi
     copy, shard = damaged_copy(records, tmp_path, truncate if damage == "truncated" else flip)
     one_line_error(capsys, pretrain(config_file, copy, tmp_path / "run"), f"Record shard {shard}",
                    "truncated or corrupt", "albert create-data")
+
+
+def _onednn_hint_applies(monkeypatch):
+    """Makes the oneDNN hint apply on any host: a Linux x86 CPU where oneDNN is off and no choice was made."""
+    from albert_tf.training import cpu_kernels
+
+    monkeypatch.delenv(cpu_kernels.ONEDNN_VARIABLE, raising=False)
+    monkeypatch.setattr(cpu_kernels.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(cpu_kernels.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(cpu_kernels, "onednn_enabled", lambda: False)
+
+
+def test_a_training_run_that_fails_says_one_line_where_the_oneDNN_hint_applies(capsys, tmp_path, records,
+                                                                                config_file, monkeypatch):
+    # The shard fails as the first batch is read, after the run has set itself up.
+    _onednn_hint_applies(monkeypatch)
+    copy, shard = damaged_copy(records, tmp_path, lambda data: bytes(data[:40]))
+    one_line_error(capsys, pretrain(config_file, copy, tmp_path / "run"), f"Record shard {shard}",
+                   absent=["TF_ENABLE_ONEDNN_OPTS"])
+
+
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="the hint is for CPU training")
+def test_a_finished_training_run_ends_with_the_oneDNN_hint_where_it_applies(capsys, tmp_path, records, config_file,
+                                                                           monkeypatch):
+    _onednn_hint_applies(monkeypatch)
+    capsys.readouterr()
+    assert main(pretrain(config_file, records, tmp_path / "run")) == 0
+    captured = capsys.readouterr()
+    assert "TF_ENABLE_ONEDNN_OPTS=1" in captured.err.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("damage", ["truncated", "bit-flipped", "directory"])

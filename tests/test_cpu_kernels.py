@@ -42,15 +42,12 @@ def test_no_hint_once_the_user_chose_either_way(monkeypatch, choice):
     assert cpu_kernels.onednn_hint() is None
 
 
-def test_a_training_run_logs_the_hint_once_as_it_sets_its_precision(monkeypatch, caplog):
+def test_a_finished_run_logs_the_hint_once_after_its_results(monkeypatch, caplog, tmp_path):
     _machine(monkeypatch)
-
-    class Settings:
-        dtype, seed = "float32", 0
-
     with caplog.at_level(logging.INFO, logger=trainer.logger.name):
-        trainer.apply_precision_and_seed(Settings())
+        trainer.finish_run(str(tmp_path), {"final_step": 2}, "test run")
     assert [record.message for record in caplog.records].count(cpu_kernels.onednn_hint()) == 1
+    assert (tmp_path / trainer.RESULTS_FILE).exists()
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64",

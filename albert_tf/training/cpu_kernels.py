@@ -8,7 +8,8 @@ environment variable `TF_ENABLE_ONEDNN_OPTS=1` is set before TensorFlow is impor
 ALBERT-base's training steps 1.29x and 1.25x faster and ALBERT-base's forward pass at batch 8 1.14x
 faster; at batch 1 it was as fast (0.99x). The choice is the whole process's, falls before
 TensorFlow loads and reaches the user's own TensorFlow code, and it was measured on one CPU model,
-so the library does not make it: each training run says, in one log line, that it is there to be made.
+so the library does not make it: each finished training run says, in one log line, that it is there
+to be made (at its end, so that a failed run still says only its error).
 """
 
 from __future__ import annotations
@@ -41,4 +42,4 @@ def onednn_hint() -> str | None:
         return None
     return (f"TensorFlow's oneDNN CPU kernels are off on this CPU (on by default only with AVX-512 VNNI/BF16, "
             f"AVX-VNNI or AMX); training steps ran 1.25-1.29x faster with them on an AVX2 CPU: set {ONEDNN_VARIABLE}=1 "
-            "in the environment before starting to use them (docs/benchmarks.md, 'oneDNN on AVX2 CPUs')")
+            "in the environment before the next run to use them (docs/benchmarks.md, 'oneDNN on AVX2 CPUs')")

@@ -529,13 +529,9 @@ def check_common_settings(settings: Any) -> None:
 
 def apply_precision_and_seed(settings: Any) -> None:
     """Sets the run's dtype policy (`settings.dtype`, already resolved from `auto`) and global seed,
-    once, before any model is built: the same for pretraining, fine-tuning and distillation. Logs
-    `cpu_kernels.onednn_hint()` where TensorFlow left its faster oneDNN CPU kernels off."""
+    once, before any model is built: the same for pretraining, fine-tuning and distillation."""
     keras.config.set_dtype_policy(settings.dtype)
     keras.utils.set_random_seed(settings.seed)
-    hint = onednn_hint()
-    if hint:
-        logger.info(hint)
 
 
 def resolve_settings_dtype(settings: Any) -> None:
@@ -574,9 +570,13 @@ def settings_record(settings: Any, not_recorded: Sequence[str], paths: Sequence[
 def finish_run(run_dir: str, results: dict[str, Any], title: str, *, results_file: str = RESULTS_FILE,
                plot: PlotCurves | None = None) -> None:
     """Writes the curves (`write_curves`), then `results` as `results_file`: last, so that it marks a
-    finished run."""
+    finished run. Then logs `cpu_kernels.onednn_hint()` where TensorFlow left its faster oneDNN CPU
+    kernels off: after the run, so never before a failure's message (a failed run says one line)."""
     try:
         write_curves(run_dir, title, plot)
     except (ImportError, RuntimeError, ValueError, KeyError) as error:  # a missing plot never fails a run
         logger.warning("could not plot %s: %s", CURVES_FILE, error)
     atomic_write_text(os.path.join(run_dir, results_file), json.dumps(results, indent=2) + "\n")
+    hint = onednn_hint()
+    if hint:
+        logger.info(hint)
