@@ -93,7 +93,6 @@ def main() -> None:
                      f"| {on_floor:.1f} ({on_step / on_floor:.2f}x) | {off_floor / on_floor:.2f}x |")
     print("\n" + "\n".join(lines))
     if args.output:
-        sys.path.insert(0, os.path.dirname(HERE))
         from albert_tf.io_utils import atomic_write_text  # written aside and renamed, as the library's outputs
 
         atomic_write_text(args.output, f"`python benchmarks/onednn_ab.py {' '.join(sys.argv[1:])}`\n\n"
