@@ -112,3 +112,40 @@ def test_mixed_bfloat16_logits_are_float32(tiny_config):
     pretrainer = AlbertPretrainer(AlbertBackbone(tiny_config, dtype="mixed_bfloat16"))
     outputs = pretrainer(model_inputs(make_batch(tiny_config)))
     assert outputs["mlm_logits"].dtype == tf.float32 and outputs["sop_logits"].dtype == tf.float32
+
+
+def test_masked_lm_head_gathers_the_masked_rows_and_scatters_their_gradients(tiny_config):
+    """The head's logits at each masked position are the decoder of that position's hidden state, and
+    the gradient w.r.t. the sequence output lands on those rows (summed where a position repeats)."""
+    pretrainer = AlbertPretrainer(AlbertBackbone(tiny_config))
+    head = pretrainer.masked_lm_head
+    rng = np.random.default_rng(3)
+    batch, seq_length, hidden = 3, 10, tiny_config.hidden_size
+    sequence_output = tf.constant(rng.normal(size=(batch, seq_length, hidden)).astype("float32"))
+    # Row 0 repeats position 4; row 2 predicts position 0 and the last one.
+    positions = tf.constant([[4, 1, 4], [2, 7, 3], [0, 9, 5]], tf.int32)
+    for weight in head.weights:  # random, not the zero bias and unit LayerNorm it starts with
+        weight.assign(rng.normal(scale=0.5, size=weight.shape).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(sequence_output)
+        logits = head(sequence_output, positions)
+        weights = tf.constant(rng.normal(size=logits.shape).astype("float32"))
+        loss = tf.reduce_sum(logits * weights)
+    gradient = tape.gradient(loss, sequence_output).numpy()
+
+    expected = np.stack([
+        head(tf.constant(sequence_output.numpy()[b][positions.numpy()[b]][None]),
+             tf.constant(np.arange(3)[None], tf.int32))[0].numpy()
+        for b in range(batch)])
+    np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-5, atol=1e-5)
+    touched = np.zeros((batch, seq_length), bool)
+    touched[np.arange(batch)[:, None], positions.numpy()] = True
+    assert np.all(gradient[~touched] == 0)
+    assert np.all(np.abs(gradient[touched]).sum(-1) > 0)
+    # The repeated position gets the sum of both predictions' gradients.
+    with tf.GradientTape() as tape:
+        tape.watch(sequence_output)
+        once = tf.reduce_sum(head(sequence_output, positions[:, :1]) * weights[:, :1])
+        both = once + tf.reduce_sum(head(sequence_output, positions[:, 2:]) * weights[:, 2:])
+    both = tape.gradient(both, sequence_output).numpy()
+    np.testing.assert_allclose(gradient[0, 4], both[0, 4], rtol=1e-5, atol=1e-6)
