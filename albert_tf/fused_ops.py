@@ -10,8 +10,8 @@ LayerNorm's scale and offset gradients stay TensorFlow ops: column sums that no 
 for, which run beside the matmuls.
 `benchmarks/fused_ops_ab.py` times each against TensorFlow's plain form in the training step:
 the fused GELU pays (5-18 ms a step on the demo's model), the cross-entropy 1-6 ms, LayerNorm
-2-6 ms; an attention softmax fused here made the step slower in
-float32 (7-9 ms) and even in bfloat16, and was removed (the attention runs plain ops).
+2-6 ms, the attention softmax's gradient 5-21 ms. The softmax's forward pass stays TensorFlow's
+kernel: fused forward and backward, it made the step slower (7-9 ms in float32).
 
 Only the layers' training path (`training=True`, TensorFlow backend) uses them: inference and
 export trace the plain Keras ops, which the TFLite converter and MediaPipe know.
@@ -117,6 +117,26 @@ def layer_norm(inputs: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: fl
         return tf.cast(outputs, output_dtype), gradient
 
     return forward(inputs, tf.cast(gamma, tf.float32), tf.cast(beta, tf.float32))
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _softmax_backward(upstream: tf.Tensor, probs: tf.Tensor) -> tf.Tensor:
+    return (upstream - tf.reduce_sum(upstream * probs, axis=-1, keepdims=True)) * probs
+
+
+def softmax(scores: tf.Tensor) -> tf.Tensor:
+    """softmax over the last axis of float32 `scores`: TensorFlow's kernel forward, one XLA kernel back.
+
+    Autodiff of `tf.nn.softmax` takes four passes over the [B, N, T, T] scores (multiply, row sum,
+    subtract, multiply); this gradient is one.
+    """
+
+    @tf.custom_gradient
+    def forward(x):
+        probs = tf.nn.softmax(x)
+        return probs, lambda upstream: _softmax_backward(upstream, probs)
+
+    return forward(scores)
 
 
 @tf.function(jit_compile=True, autograph=False)

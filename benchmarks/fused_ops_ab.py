@@ -1,9 +1,10 @@
-"""Which fused training ops pay: each against TensorFlow's plain form, in one process.
+"""Which training ops' forms pay: each against TensorFlow's or Keras' plain form, in one process.
 
-`albert_tf.fused_ops` gives the training path three ops whose forward and backward passes are
+`albert_tf.fused_ops` gives the training path ops whose forward and backward passes are
 XLA-compiled kernels: LayerNorm, the feed-forward bias + GELU (with the output matmul) and the
-masked-LM cross-entropy (a fused attention softmax was a fourth until this benchmark showed it
-slowing the step: benchmarks/results/fused_ops_ab.md, measured at c7ab9e4). This builds the pretraining step of
+masked-LM cross-entropy; and the attention softmax's gradient (its forward pass fused too was slower:
+benchmarks/results/fused_ops_ab.md, measured at c7ab9e4). The masked-LM head gathers its
+positions' rows with `tf.gather` rather than `keras.ops.take_along_axis`. This builds the pretraining step of
 the demo's model shape (albert_tiny, vocabulary 8,000, batch 32 x 128, 19 masked positions,
 LAMB; as benchmarks/small_model_step.py) once with every op fused and once per op with that op
 in its plain TensorFlow form (autodiff through the same formula), patched in while the step is
@@ -50,11 +51,25 @@ def _plain_cross_entropy(labels, logits):
             tf.argmax(logits, axis=-1, output_type=tf.int32))
 
 
-# Each fused op: where the training code looks it up, and its plain form.
+def _plain_softmax(scores):
+    import tensorflow as tf
+
+    return tf.nn.softmax(scores)
+
+
+def _take_along_axis(sequence_output, positions):
+    from keras import ops
+
+    return ops.take_along_axis(sequence_output, ops.expand_dims(positions, -1), axis=1)
+
+
+# Each op: where the training code looks it up, and its plain form.
 PLAIN_FORMS = {
     "layer_norm": ("albert_tf.fused_ops.layer_norm", _plain_layer_norm),
     "gelu_dense": ("albert_tf.layers.feed_forward.gelu_tanh_then_dense", _plain_gelu_then_dense),
     "cross_entropy": ("albert_tf.fused_ops.sparse_cross_entropy", _plain_cross_entropy),
+    "softmax": ("albert_tf.fused_ops.softmax", _plain_softmax),
+    "masked_gather": ("albert_tf.layers.masked_lm_head.gather_positions", _take_along_axis),
 }
 VOCAB, BATCH, SEQ_LENGTH, MASKED, WARMUP_STEPS = 8000, 32, 128, 19, 3
 
@@ -89,7 +104,7 @@ def main():
     import keras
 
     keras.config.set_dtype_policy(args.dtype)
-    variants = {"all fused (as shipped)": _traced_step(None)}
+    variants = {"as shipped": _traced_step(None)}
     variants.update({f"{op} plain": _traced_step(op) for op in args.ops})
     names = list(variants)
     seconds: dict[str, list[float]] = {name: [] for name in names}
@@ -100,11 +115,14 @@ def main():
             variants[name]()
             seconds[name].append(time.perf_counter() - start)
 
+    from albert_tf.training.cpu_kernels import onednn_enabled
+
     fused = 1000 * statistics.median(seconds[names[0]])
+    kernels = {True: "; TensorFlow's oneDNN kernels on", False: "; TensorFlow's oneDNN kernels off", None: ""}
     print(f"albert_tiny pretraining step, vocabulary {VOCAB}, batch {BATCH} x {SEQ_LENGTH}, {args.dtype}; "
           f"median of {args.repeats} rotating rounds; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores\n")
-    print("| variant | step | vs all fused |")
+          f"{os.cpu_count()} cores{kernels[onednn_enabled()]}\n")
+    print("| variant | step | vs as shipped |")
     print("|---|---|---|")
     for name in names:
         median = 1000 * statistics.median(seconds[name])

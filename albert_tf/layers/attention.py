@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from albert_tf import fused_ops
 from albert_tf.layers.dense_rows import dense_rows, scaled_weights
 
 
@@ -90,10 +91,13 @@ class AlbertSelfAttention(keras.layers.Layer):
 
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))  # [B, N, T, T]
         # Softmax in float32 even under mixed precision: half-precision sums
-        # over long rows lose the small probabilities. Plain ops in training too: an XLA-fused
-        # softmax with its own gradient made the step slower (benchmarks/fused_ops_ab.py).
+        # over long rows lose the small probabilities. In training TensorFlow's softmax kernel runs
+        # forward and one XLA kernel backward (fused_ops.softmax); a softmax fused forward too was
+        # slower (benchmarks/fused_ops_ab.py).
         scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
-        probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
+        fused = training and keras.backend.backend() == "tensorflow"
+        probs = fused_ops.softmax(scores) if fused else ops.softmax(scores, axis=-1)
+        probs = ops.cast(probs, self.compute_dtype)
         probs = self.probs_dropout(probs, training=training)
 
         context = ops.matmul(probs, value)  # [B, N, T, D]
