@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import platform
@@ -42,12 +43,48 @@ def test_no_hint_once_the_user_chose_either_way(monkeypatch, choice):
     assert cpu_kernels.onednn_hint() is None
 
 
-def test_a_finished_run_logs_the_hint_once_after_its_results(monkeypatch, caplog, tmp_path):
+def test_the_library_leaves_the_hint_to_the_command(monkeypatch, caplog, tmp_path):
+    # A run's end logs no hint: the `albert` command does, once (the demo finishes two runs).
     _machine(monkeypatch)
-    with caplog.at_level(logging.INFO, logger=trainer.logger.name):
+    with caplog.at_level(logging.INFO, logger="albert_tf"):
         trainer.finish_run(str(tmp_path), {"final_step": 2}, "test run")
-    assert [record.message for record in caplog.records].count(cpu_kernels.onednn_hint()) == 1
+    assert cpu_kernels.onednn_hint() not in [record.message for record in caplog.records]
     assert (tmp_path / trainer.RESULTS_FILE).exists()
+
+
+def _subcommand_defaults(command: str, default: str):
+    from albert_tf.cli import main as cli_main
+
+    subparsers = next(action for action in cli_main.build_parser()._actions
+                      if isinstance(action, argparse._SubParsersAction))
+    return subparsers.choices[command].get_default(default)
+
+
+@pytest.mark.parametrize("command", ["pretrain", "finetune", "distill", "demo", "export", "predict", "create-data"])
+def test_exactly_the_commands_that_train_are_marked(command):
+    assert bool(_subcommand_defaults(command, "trains")) == (command in ("pretrain", "finetune", "distill", "demo"))
+
+
+@pytest.mark.parametrize("trains", [True, False])
+@pytest.mark.parametrize("code", [0, 2])
+def test_a_command_logs_the_hint_once_after_it_trained_and_succeeded(monkeypatch, capsys, tmp_path, trains, code):
+    from albert_tf.cli import main as cli_main
+
+    _machine(monkeypatch)
+    # A command that runs two training runs (as the demo does) and then returns `code`.
+    def run(args):
+        for _ in range(2):
+            trainer.finish_run(str(tmp_path), {"final_step": 1}, "test run")
+        return code
+
+    class Parser:
+        def parse_args(self, argv):
+            return argparse.Namespace(command="test", run=run, trains=trains, log_less=0, log_more=0)
+
+    monkeypatch.setattr(cli_main, "build_parser", Parser)
+    assert cli_main.main([]) == code
+    lines = capsys.readouterr().err.splitlines()
+    assert sum("TF_ENABLE_ONEDNN_OPTS=1" in line for line in lines) == (1 if trains and code == 0 else 0)
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64",

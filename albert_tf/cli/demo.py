@@ -63,7 +63,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--cache-dir", default=None,
                         help="where downloads are kept (default ~/.cache/albert_tf)")
     parser.add_argument("--no-progress", action="store_true")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, trains=True)
 
 
 def run(args: argparse.Namespace) -> int:

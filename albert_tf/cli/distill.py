@@ -72,7 +72,7 @@ def add_parser(subparsers) -> None:
     add_table_columns_arguments(parser)
     add_distribution_arguments(parser, dtype_help="the student's dtype policy")
     add_run_arguments(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, trains=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -57,7 +57,7 @@ def add_parser(subparsers) -> None:
     add_table_columns_arguments(parser)
     add_distribution_arguments(parser)
     add_run_arguments(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, trains=True)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:

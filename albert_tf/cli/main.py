@@ -11,8 +11,9 @@ from typing import Sequence
 
 from albert_tf.cli.errors import TRACEBACK_ENVIRONMENT_VARIABLE, describe_user_error
 from albert_tf.cli import convert, create_data, demo, distill, export, finetune, predict, pretrain, summary, train_spm
+from albert_tf.training.cpu_kernels import onednn_hint
 
-# Each module exposes `add_parser(subparsers)` and `run(args) -> int`.
+# Each module exposes `add_parser(subparsers)` and `run(args) -> int`; those that train set `trains=True`.
 SUBCOMMANDS = (demo, summary, train_spm, create_data, pretrain, finetune, distill, convert, export, predict)
 
 
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(logging.INFO + 10 * (args.log_less - args.log_more))
     try:
-        return args.run(args)
+        code = args.run(args)
     except KeyboardInterrupt:
         print(f"albert {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
@@ -58,6 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"albert {args.command}: error: {message}", file=sys.stderr)
         return 2
+    if code == 0 and getattr(args, "trains", False):
+        # Once a command's training has finished, never before a failure's one line (and once for
+        # the demo's two training runs): the variable must be set before the next command starts.
+        hint = onednn_hint()
+        if hint:
+            logging.getLogger("albert_tf.cli").info(hint)
+    return code
 
 
 def configure_logging(level: int) -> None:

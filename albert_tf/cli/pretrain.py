@@ -46,7 +46,7 @@ def add_parser(subparsers) -> None:
                         help="weight of the sentence-task loss (SOP or NSP, as the records hold); "
                              "0 trains the masked LM alone")
     parser.add_argument("--no-progress", action="store_true", help="one log line per checkpoint interval")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, trains=True)
 
 
 def run(args: argparse.Namespace) -> int:

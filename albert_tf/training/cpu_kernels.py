@@ -8,8 +8,9 @@ environment variable `TF_ENABLE_ONEDNN_OPTS=1` is set before TensorFlow is impor
 ALBERT-base's training steps 1.29x and 1.25x faster and ALBERT-base's forward pass at batch 8 1.14x
 faster; at batch 1 it was as fast (0.99x). The choice is the whole process's, falls before
 TensorFlow loads and reaches the user's own TensorFlow code, and it was measured on one CPU model,
-so the library does not make it: each finished training run says, in one log line, that it is there
-to be made (at its end, so that a failed run still says only its error).
+so the library does not make it: the `albert` commands that train say, in one log line once they
+have finished, that it is there to be made (albert_tf/cli/main.py; a failed run still says only
+its error, and the demo's two training runs say it once).
 """
 
 from __future__ import annotations

@@ -46,7 +46,6 @@ import tensorflow as tf
 
 from albert_tf.io_utils import atomic_write_text, exclusive_run, remove_staging_leftovers
 from albert_tf.training.callbacks import BackupCheckpoint, RotatingCheckpoints, StopOnNaN
-from albert_tf.training.cpu_kernels import onednn_hint
 from albert_tf.training.precision import resolve_dtype
 from albert_tf.training.resume import (SETTINGS_FILE, check_run_settings, ensure_checkpoint, restore_training_state,
                                        saved_states)
@@ -570,13 +569,9 @@ def settings_record(settings: Any, not_recorded: Sequence[str], paths: Sequence[
 def finish_run(run_dir: str, results: dict[str, Any], title: str, *, results_file: str = RESULTS_FILE,
                plot: PlotCurves | None = None) -> None:
     """Writes the curves (`write_curves`), then `results` as `results_file`: last, so that it marks a
-    finished run. Then logs `cpu_kernels.onednn_hint()` where TensorFlow left its faster oneDNN CPU
-    kernels off: after the run, so never before a failure's message (a failed run says one line)."""
+    finished run."""
     try:
         write_curves(run_dir, title, plot)
     except (ImportError, RuntimeError, ValueError, KeyError) as error:  # a missing plot never fails a run
         logger.warning("could not plot %s: %s", CURVES_FILE, error)
     atomic_write_text(os.path.join(run_dir, results_file), json.dumps(results, indent=2) + "\n")
-    hint = onednn_hint()
-    if hint:
-        logger.info(hint)
