@@ -82,7 +82,14 @@ def test_a_command_logs_the_hint_once_after_it_trained_and_succeeded(monkeypatch
             return argparse.Namespace(command="test", run=run, trains=trains, log_less=0, log_more=0)
 
     monkeypatch.setattr(cli_main, "build_parser", Parser)
-    assert cli_main.main([]) == code
+    # A dependency that configured the root logger (as TensorFlow Lite's converter does mid-demo)
+    # must not print the command's lines a second time.
+    root_handler = logging.StreamHandler(sys.stderr)
+    logging.getLogger().addHandler(root_handler)
+    try:
+        assert cli_main.main([]) == code
+    finally:
+        logging.getLogger().removeHandler(root_handler)
     lines = capsys.readouterr().err.splitlines()
     assert sum("TF_ENABLE_ONEDNN_OPTS=1" in line for line in lines) == (1 if trains and code == 0 else 0)
 

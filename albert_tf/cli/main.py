@@ -46,6 +46,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs one `albert` subcommand; errors the user can fix end as one line and exit code 2."""
     args = build_parser().parse_args(argv)
     configure_logging(logging.INFO + 10 * (args.log_less - args.log_more))
+    library_logger = logging.getLogger("albert_tf")
+    propagate = library_logger.propagate
+    # The command's handler prints each line once: a dependency that configures the root logger
+    # mid-command (TensorFlow Lite's converter logs through it) would print every later line again.
+    library_logger.propagate = False
+    try:
+        return _run(args)
+    finally:
+        library_logger.propagate = propagate
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = args.run(args)
     except KeyboardInterrupt:
