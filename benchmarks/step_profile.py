@@ -78,6 +78,9 @@ def main():
     for option in ("batch", "seq_length", "masked", "steps", "top"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")  # exit code 2, one line
+    if args.output and not os.access(os.path.dirname(os.path.abspath(args.output)), os.W_OK):
+        parser.error(f"--output {args.output}: its folder does not exist or is not writable; "
+                     "create it or choose another path")  # before minutes of profiling, not after
 
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -131,7 +134,10 @@ def main():
     print("\n".join(lines))
     if args.output:
         command = f"`python benchmarks/step_profile.py {' '.join(sys.argv[1:])}`"
-        atomic_write_text(args.output, command + "\n\n" + "\n".join(lines) + "\n")
+        try:
+            atomic_write_text(args.output, command + "\n\n" + "\n".join(lines) + "\n")
+        except OSError as error:
+            parser.exit(2, f"error: could not write --output {args.output}: {error.strerror}; choose another path\n")
 
 
 if __name__ == "__main__":
