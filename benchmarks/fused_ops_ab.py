@@ -115,13 +115,13 @@ def main():
             variants[name]()
             seconds[name].append(time.perf_counter() - start)
 
-    from albert_tf.training.cpu_kernels import onednn_enabled
+    from albert_tf.training.cpu_kernels import onednn_enabled, onednn_label
 
     fused = 1000 * statistics.median(seconds[names[0]])
-    kernels = {True: "; TensorFlow's oneDNN kernels on", False: "; TensorFlow's oneDNN kernels off", None: ""}
+    kernels = onednn_label(onednn_enabled())
     print(f"albert_tiny pretraining step, vocabulary {VOCAB}, batch {BATCH} x {SEQ_LENGTH}, {args.dtype}; "
           f"median of {args.repeats} rotating rounds; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores{kernels[onednn_enabled()]}\n")
+          f"{os.cpu_count()} cores{'; ' + kernels if kernels else ''}\n")
     print("| variant | step | vs as shipped |")
     print("|---|---|---|")
     for name in names:

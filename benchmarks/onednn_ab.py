@@ -2,7 +2,7 @@
 
 TensorFlow 2.20's Linux x86 wheels use oneDNN by default only on CPUs with AVX-512 VNNI or BF16,
 AVX-VNNI or AMX; elsewhere the environment variable TF_ENABLE_ONEDNN_OPTS=1, set before TensorFlow
-loads, turns it on (albert_tf's training runs log a hint there: albert_tf/training/cpu_kernels.py).
+loads, turns it on (the `albert` commands that train log a hint there: albert_tf/training/cpu_kernels.py).
 This times the same workloads with TF_ENABLE_ONEDNN_OPTS=0 and =1, each in its own process, the two
 settings taking turns within each round (so drifts in the machine's speed hit both alike):
 

@@ -41,6 +41,7 @@ SIZES = {
     "tiny": ("tiny", dict(vocab=8000, embedding=64, hidden=128, layers=4, heads=2, intermediate=512)),
     "base": ("base", BASE),
 }
+NETWORKS = {"tiny": "albert_tiny", "base": "ALBERT-base"}  # each size's name in the tables
 WARMUP_STEPS = 3
 
 
@@ -150,8 +151,10 @@ def _summary(runs: list[dict]) -> dict:
 
 def _kernels(results: dict) -> str:
     """'; TensorFlow's oneDNN kernels on' (or off), as albert_tf's cases reported; '' without them."""
+    from albert_tf.training.cpu_kernels import onednn_label
+
     states = {row["onednn"] for row in results.values() if row.get("onednn") is not None}
-    return "".join(f"; TensorFlow's oneDNN kernels {'on' if state else 'off'}" for state in sorted(states))
+    return "".join(f"; {onednn_label(state)}" for state in sorted(states))
 
 
 def main():
@@ -200,7 +203,7 @@ def main():
                       flush=True)
     results = {name: _summary(runs) for name, runs in per_process.items()}
 
-    network = {"tiny": "albert_tiny", "base": "ALBERT-base"}[args.size]
+    network = NETWORKS[args.size]
     lines = [f"{network}-shaped pretraining step (vocabulary {SIZES[args.size][1]['vocab']:,}, "
              f"batch {args.batch} x {args.seq_length}, "
              f"{args.masked} masked positions); each case in {args.processes} processes, each the median of "

@@ -89,9 +89,9 @@ def main():
 
     from albert_tf import AlbertConfig
     from albert_tf.io_utils import atomic_write_text
-    from albert_tf.training.cpu_kernels import onednn_enabled
+    from albert_tf.training.cpu_kernels import onednn_enabled, onednn_label
     from pretraining_cases import albert_tf_step
-    from small_model_step import SIZES
+    from small_model_step import NETWORKS, SIZES
 
     preset, dims = SIZES[args.size]
     keras.config.set_dtype_policy(args.dtype)
@@ -119,13 +119,12 @@ def main():
         by_type[op_type(name)] += picoseconds
     per_step = 1e9 * args.steps  # picoseconds per step -> milliseconds
     total = sum(by_type.values()) / per_step
-    kernels = {True: "oneDNN kernels on", False: "oneDNN kernels off", None: "oneDNN state unknown"}
-    network = {"tiny": "albert_tiny", "base": "ALBERT-base"}[args.size]
-    lines = [f"{network}-shaped pretraining step (vocabulary {dims['vocab']:,}, batch {args.batch} x "
+    kernels = onednn_label(onednn_enabled()) or "oneDNN state unknown"
+    lines = [f"{NETWORKS[args.size]}-shaped pretraining step (vocabulary {dims['vocab']:,}, batch {args.batch} x "
              f"{args.seq_length}, {args.masked} masked positions, {args.dtype}); {args.steps} profiled steps, "
              f"median {1000 * statistics.median(seconds):.1f} ms each while profiled; op time "
              f"{total:.1f} ms a step over all threads; {platform.machine()}, {os.cpu_count()} cores; "
-             f"TensorFlow {tf.__version__}, {kernels[onednn_enabled()]}", "",
+             f"TensorFlow {tf.__version__}, {kernels}", "",
              "| op type | ms a step | share of op time |", "|---|---:|---:|"]
     lines += [f"| {name} | {ps / per_step:.2f} | {100 * ps / per_step / total:.1f}% |"
               for name, ps in by_type.most_common() if ps / per_step >= 0.05]

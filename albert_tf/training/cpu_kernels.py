@@ -30,6 +30,11 @@ def onednn_enabled() -> bool | None:
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
+def onednn_label(state: bool | None) -> str:
+    """"TensorFlow's oneDNN kernels on" or "... off" for an `onednn_enabled()` result; "" for None."""
+    return "" if state is None else f"TensorFlow's oneDNN kernels {'on' if state else 'off'}"
+
+
 def onednn_hint() -> str | None:
     """A line for a training run on a Linux x86 CPU where TensorFlow left oneDNN off by default; None
     elsewhere, where it is on, where a GPU trains, or where the user set TF_ENABLE_ONEDNN_OPTS either way."""
