@@ -17,14 +17,13 @@ from albert_tf.backbone import AlbertBackbone  # noqa: E402
 from albert_tf.config import AlbertConfig  # noqa: E402
 from albert_tf.graph_tokenizer import AlbertGraphTokenizer  # noqa: E402
 from albert_tf.tokenizer import AlbertTokenizer  # noqa: E402
+from albert_tf.version import __version__  # noqa: E402
 
 # Registered with Keras on import, so that saved pretrainers, task models and
 # the optimizers inside compiled models load with `keras.saving.load_model`.
 from albert_tf import optimization as _optimization  # noqa: E402,F401
 from albert_tf import pretrainer as _pretrainer  # noqa: E402,F401
 from albert_tf import tasks as _tasks  # noqa: E402,F401
-
-__version__ = "0.1.0"
 
 __all__ = ["AlbertBackbone", "AlbertConfig", "AlbertGraphTokenizer", "AlbertTokenizer", "Distiller", "__version__"]
 

@@ -91,7 +91,7 @@ class PresetSpec:
         return self.path
 
     def to_json(self) -> dict[str, Any]:
-        from albert_tf import __version__
+        from albert_tf.version import __version__
 
         preprocessor = None
         if self.sequence_length is not None:

@@ -22,7 +22,7 @@ def _version() -> str:
     try:
         return importlib.metadata.version("albert-tf")
     except importlib.metadata.PackageNotFoundError:
-        from albert_tf import __version__
+        from albert_tf.version import __version__
 
         return __version__
 

@@ -35,7 +35,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from albert_tf import AlbertBackbone
+    from albert_tf.backbone import AlbertBackbone
     from albert_tf.presets import load_config
 
     names = args.configs or list(PRESETS)
