@@ -78,6 +78,45 @@ def albert_tf_step(config, batch: int, seq_length: int, masked: int, learning_ra
     return step
 
 
+def keras_hub_backbone(dims: dict):
+    """KerasHub `AlbertBackbone` of shape `dims` (one group, no dropout), from the current Keras seed."""
+    import keras_hub
+
+    return keras_hub.models.AlbertBackbone(
+        vocabulary_size=dims["vocab"], num_layers=dims["layers"], num_heads=dims["heads"], num_groups=1,
+        num_inner_repetitions=1, embedding_dim=dims["embedding"], hidden_dim=dims["hidden"],
+        intermediate_dim=dims["intermediate"], dropout=0.0,
+    )
+
+
+def hugging_face_config(dims: dict, **overrides):
+    """Hugging Face `AlbertConfig` of shape `dims`: gelu_new (ALBERT's tanh GELU), no dropout unless overridden."""
+    import transformers
+
+    settings = dict(
+        vocab_size=dims["vocab"], embedding_size=dims["embedding"], hidden_size=dims["hidden"],
+        num_hidden_layers=dims["layers"], num_attention_heads=dims["heads"], intermediate_size=dims["intermediate"],
+        hidden_act="gelu_new", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
+    )
+    return transformers.AlbertConfig(**{**settings, **overrides})
+
+
+def torch_adamw_step(model, inputs: dict) -> Callable[[], float]:
+    """One AdamW step of a Hugging Face PyTorch `model` on `inputs` (with labels), returning its loss."""
+    import torch
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+
+    def step():
+        loss = model(**inputs).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss.item()
+
+    return step
+
+
 def keras_hub_step(dims: dict, batch: int, seq_length: int, masked: int, xla: bool = False) -> Callable[[], float]:
     """KerasHub `AlbertMaskedLM` (MLM only: KerasHub has no sentence-order head), AdamW, `train_on_batch`."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -86,12 +125,7 @@ def keras_hub_step(dims: dict, batch: int, seq_length: int, masked: int, xla: bo
     import tensorflow as tf
 
     keras.utils.set_random_seed(0)
-    backbone = keras_hub.models.AlbertBackbone(
-        vocabulary_size=dims["vocab"], num_layers=dims["layers"], num_heads=dims["heads"], num_groups=1,
-        num_inner_repetitions=1, embedding_dim=dims["embedding"], hidden_dim=dims["hidden"],
-        intermediate_dim=dims["intermediate"], dropout=0.0,
-    )
-    model = keras_hub.models.AlbertMaskedLM(backbone, preprocessor=None)
+    model = keras_hub.models.AlbertMaskedLM(keras_hub_backbone(dims), preprocessor=None)
     model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.01), jit_compile=xla)
     data = random_batch(batch, seq_length, masked, dims["vocab"])
     x = {"token_ids": tf.constant(data["input_word_ids"]), "padding_mask": tf.constant(data["input_mask"]),
@@ -107,13 +141,7 @@ def hugging_face_step(dims: dict, batch: int, seq_length: int, masked: int) -> C
 
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(0)
-    config = transformers.AlbertConfig(
-        vocab_size=dims["vocab"], embedding_size=dims["embedding"], hidden_size=dims["hidden"],
-        num_hidden_layers=dims["layers"], num_attention_heads=dims["heads"], intermediate_size=dims["intermediate"],
-        hidden_act="gelu_new", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
-    )
-    model = transformers.AlbertForPreTraining(config).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    model = transformers.AlbertForPreTraining(hugging_face_config(dims)).train()
     data = {name: torch.from_numpy(value) for name, value in random_batch(batch, seq_length, masked,
                                                                           dims["vocab"]).items()}
     ids = data["input_word_ids"].long()
@@ -124,11 +152,4 @@ def hugging_face_step(dims: dict, batch: int, seq_length: int, masked: int) -> C
               "token_type_ids": data["input_type_ids"].long(), "labels": labels,
               "sentence_order_label": data["sentence_order_label"].long()}
 
-    def step():
-        loss = model(**inputs).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        return loss.item()
-
-    return step
+    return torch_adamw_step(model, inputs)
