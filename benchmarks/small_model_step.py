@@ -116,6 +116,13 @@ def _interleaved(step, floor, repeats):
     return {"seconds": seconds, "floor_seconds": floors, "first_loss": losses[0], "last_loss": losses[-1]}
 
 
+def albert_tf_step(step: str, config, batch: int, seq_length: int, masked: int):
+    """albert_tf's `step` (one of STEPS) of `config` on its random batch: a callable returning the loss."""
+    if step == "pretraining":
+        return pretraining_cases.albert_tf_step(config, batch, seq_length, masked, learning_rate=0.005)
+    return classifier_cases.albert_tf_step(config, batch, seq_length)
+
+
 def case_albert_tf(size, step, batch, seq_length, masked, repeats, dtype="float32"):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
@@ -125,10 +132,7 @@ def case_albert_tf(size, step, batch, seq_length, masked, repeats, dtype="float3
     preset, dims = SIZES[size]
     keras.config.set_dtype_policy(dtype)
     config = AlbertConfig.from_preset(preset).replace(vocab_size=dims["vocab"])
-    if step == "pretraining":
-        train_step = pretraining_cases.albert_tf_step(config, batch, seq_length, masked, learning_rate=0.005)
-    else:
-        train_step = classifier_cases.albert_tf_step(config, batch, seq_length)
+    train_step = albert_tf_step(step, config, batch, seq_length, masked)
     floor = _matmul_floor(matmul_shapes(dims, batch, seq_length, step, masked),
                           "bfloat16" if "bfloat16" in dtype else "float32")
     try:  # which CPU kernels ran: TensorFlow picks oneDNN or Eigen by CPU (docs/benchmarks.md#onednn-on-avx2-cpus)

@@ -1,7 +1,8 @@
-"""Where a pretraining step's time goes: per-op self time from TensorFlow's profiler.
+"""Where a training step's time goes: per-op self time from TensorFlow's profiler.
 
-Builds the step benchmarks/small_model_step.py times (albert_tiny with an 8,000-piece vocabulary,
-batch 32 x 128, 19 masked positions, MLM + SOP, LAMB; or `--size base`), warms it up, records
+Builds a step benchmarks/small_model_step.py times (albert_tiny with an 8,000-piece vocabulary; or
+`--size base`): the pretraining step (batch 32 x 128, 19 masked positions, MLM + SOP, LAMB) or with
+`--step classifier` a sentence classifier's fine-tuning step (batch 32 x 64, AdamW), warms it up, records
 `--steps` steps with `tf.profiler.experimental` and reads the trace (TensorFlow's XSpace protocol
 buffer) back: each op's self time (its events' durations less those of events nested in them on
 the same thread), summed by op type and by op, per step. Op time is summed over the executor's
@@ -16,6 +17,7 @@ Usage:
     python benchmarks/step_profile.py
     TF_ENABLE_ONEDNN_OPTS=1 python benchmarks/step_profile.py --top 40 --output /tmp/profile.md
     python benchmarks/step_profile.py --size base --batch 8 --masked 20 --steps 3
+    python benchmarks/step_profile.py --step classifier
 """
 
 from __future__ import annotations
@@ -65,16 +67,24 @@ def op_type(event_name: str) -> str:
 
 
 def main():
+    # Beside this script; it imports no TensorFlow at import time.
+    from small_model_step import NETWORKS, SEQUENCE_LENGTHS, SIZES, STEPS, albert_tf_step
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", choices=["tiny", "base"], default="tiny")
+    parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     parser.add_argument("--dtype", default="float32", help="the Keras dtype policy, e.g. mixed_bfloat16")
+    parser.add_argument("--step", choices=STEPS, default="pretraining",
+                        help="the pretraining step or a sentence classifier's fine-tuning step")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--seq-length", type=int, default=128)
-    parser.add_argument("--masked", type=int, default=19)
+    parser.add_argument("--seq-length", type=int,
+                        help="tokens per sequence (default: 128 for pretraining, 64 for the classifier, the demo's)")
+    parser.add_argument("--masked", type=int, default=19, help="masked positions per sequence (pretraining)")
     parser.add_argument("--steps", type=int, default=10, help="profiled steps (figures are per step)")
     parser.add_argument("--top", type=int, default=25, help="rows of the by-op table")
     parser.add_argument("--output", help="also write the tables (markdown), written aside and renamed")
     args = parser.parse_args()
+    if args.seq_length is None:
+        args.seq_length = SEQUENCE_LENGTHS[args.step]
     for option in ("batch", "seq_length", "masked", "steps", "top"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")  # exit code 2, one line
@@ -90,13 +100,11 @@ def main():
     from albert_tf import AlbertConfig
     from albert_tf.io_utils import atomic_write_text
     from albert_tf.training.cpu_kernels import onednn_enabled, onednn_label
-    from pretraining_cases import albert_tf_step
-    from small_model_step import NETWORKS, SIZES
 
     preset, dims = SIZES[args.size]
     keras.config.set_dtype_policy(args.dtype)
     config = AlbertConfig.from_preset(preset).replace(vocab_size=dims["vocab"])
-    step = albert_tf_step(config, args.batch, args.seq_length, args.masked, learning_rate=0.005)
+    step = albert_tf_step(args.step, config, args.batch, args.seq_length, args.masked)
     for _ in range(WARMUP_STEPS):
         step()
     seconds = []
@@ -120,8 +128,9 @@ def main():
     per_step = 1e9 * args.steps  # picoseconds per step -> milliseconds
     total = sum(by_type.values()) / per_step
     kernels = onednn_label(onednn_enabled()) or "oneDNN state unknown"
-    lines = [f"{NETWORKS[args.size]}-shaped pretraining step (vocabulary {dims['vocab']:,}, batch {args.batch} x "
-             f"{args.seq_length}, {args.masked} masked positions, {args.dtype}); {args.steps} profiled steps, "
+    shape = f"{args.masked} masked positions" if args.step == "pretraining" else "2 labels, dropout 0.1"
+    lines = [f"{NETWORKS[args.size]}-shaped {args.step} step (vocabulary {dims['vocab']:,}, batch {args.batch} x "
+             f"{args.seq_length}, {shape}, {args.dtype}); {args.steps} profiled steps, "
              f"median {1000 * statistics.median(seconds):.1f} ms each while profiled; op time "
              f"{total:.1f} ms a step over all threads; {platform.machine()}, {os.cpu_count()} cores; "
              f"TensorFlow {tf.__version__}, {kernels}", "",
