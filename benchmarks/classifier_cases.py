@@ -16,6 +16,7 @@ from typing import Callable
 from pretraining_cases import hugging_face_config, keras_hub_backbone, torch_adamw_step
 
 LABELS = 2
+DROPOUT = 0.1  # before the output layer, as `albert finetune`'s default
 
 
 def random_batch(batch: int, seq_length: int, vocab: int) -> dict:
@@ -45,7 +46,7 @@ def albert_tf_classifier(config):
     from albert_tf.tasks import AlbertClassifier
 
     keras.utils.set_random_seed(0)
-    model = AlbertClassifier(AlbertBackbone(config), LABELS, dropout=0.1)
+    model = AlbertClassifier(AlbertBackbone(config), LABELS, dropout=DROPOUT)
     model.compile(optimizer=create_optimizer("adamw", learning_rate=1e-4, warmup_steps=0, total_steps=10000,
                                              weight_decay=0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
@@ -83,7 +84,7 @@ def keras_hub_step(dims: dict, batch: int, seq_length: int) -> Callable[[], floa
 
     keras.utils.set_random_seed(0)
     model = keras_hub.models.AlbertTextClassifier(keras_hub_backbone(dims), num_classes=LABELS, preprocessor=None,
-                                                  dropout=0.1)
+                                                  dropout=DROPOUT)
     model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     data = random_batch(batch, seq_length, dims["vocab"])
@@ -100,7 +101,7 @@ def hugging_face_step(dims: dict, batch: int, seq_length: int) -> Callable[[], f
 
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(0)
-    config = hugging_face_config(dims, classifier_dropout_prob=0.1, num_labels=LABELS)
+    config = hugging_face_config(dims, classifier_dropout_prob=DROPOUT, num_labels=LABELS)
     model = transformers.AlbertForSequenceClassification(config).train()
     data = {name: torch.from_numpy(value).long() for name, value in random_batch(batch, seq_length,
                                                                                  dims["vocab"]).items()}

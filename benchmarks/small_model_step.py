@@ -198,13 +198,8 @@ def _kernels(results: dict) -> str:
     return "".join(f"; {onednn_label(state)}" for state in sorted(states))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", choices=sorted(CASES),
-                        default=["albert_tf", "albert_tf_bf16", "before", "before_bf16", "keras_hub", "hugging_face"])
-    parser.add_argument("--before", metavar="REV", help="git revision for the `before` cases (skipped without)")
-    parser.add_argument("--size", choices=sorted(SIZES), default="tiny",
-                        help="the network: albert_tiny with an 8k vocabulary (the demo's) or ALBERT-base")
+def add_step_arguments(parser: argparse.ArgumentParser) -> None:
+    """--step, --batch, --seq-length and --masked: which step and its batch (shared with step_profile.py)."""
     parser.add_argument("--step", choices=STEPS, default="pretraining",
                         help="the pretraining step (MLM + SOP, LAMB) or a sentence classifier's fine-tuning step "
                              "(AdamW)")
@@ -212,6 +207,30 @@ def main():
     parser.add_argument("--seq-length", type=int,
                         help="tokens per sequence (default: 128 for pretraining, 64 for the classifier, the demo's)")
     parser.add_argument("--masked", type=int, default=19, help="masked positions per sequence (pretraining)")
+
+
+def default_sequence_length(args: argparse.Namespace) -> None:
+    """The step's own sequence length where --seq-length was not given."""
+    if args.seq_length is None:
+        args.seq_length = SEQUENCE_LENGTHS[args.step]
+
+
+def step_shape(args: argparse.Namespace) -> str:
+    """'pretraining step (vocabulary 8,000, batch 32 x 128, 19 masked positions)', for table headers."""
+    head = (f"{args.masked} masked positions" if args.step == "pretraining"
+            else f"{classifier_cases.LABELS} labels, dropout {classifier_cases.DROPOUT}")
+    return (f"{args.step} step (vocabulary {SIZES[args.size][1]['vocab']:,}, batch {args.batch} x {args.seq_length}, "
+            f"{head})")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", choices=sorted(CASES),
+                        default=["albert_tf", "albert_tf_bf16", "before", "before_bf16", "keras_hub", "hugging_face"])
+    parser.add_argument("--before", metavar="REV", help="git revision for the `before` cases (skipped without)")
+    parser.add_argument("--size", choices=sorted(SIZES), default="tiny",
+                        help="the network: albert_tiny with an 8k vocabulary (the demo's) or ALBERT-base")
+    add_step_arguments(parser)
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds per case (medians reported)")
     parser.add_argument("--processes", type=int, default=3,
                         help="fresh processes per case (the same code can run at two speeds in two processes, "
@@ -219,8 +238,7 @@ def main():
     parser.add_argument("--output", help="also write the table (markdown) and the medians (.json beside it)")
     parser.add_argument("--run-case", choices=sorted(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.seq_length is None:
-        args.seq_length = SEQUENCE_LENGTHS[args.step]
+    default_sequence_length(args)
     for option in ("repeats", "processes", "batch", "seq_length", "masked"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")  # exit code 2, one line
@@ -251,10 +269,7 @@ def main():
     results = {name: _summary(runs) for name, runs in per_process.items()}
 
     network = NETWORKS[args.size]
-    shape = (f"{args.masked} masked positions" if args.step == "pretraining"
-             else f"{classifier_cases.LABELS} labels, dropout 0.1")
-    lines = [f"{network}-shaped {args.step} step (vocabulary {SIZES[args.size][1]['vocab']:,}, "
-             f"batch {args.batch} x {args.seq_length}, {shape}); each case in {args.processes} processes, "
+    lines = [f"{network}-shaped {step_shape(args)}; each case in {args.processes} processes, "
              f"each the median of {args.repeats} rounds after {WARMUP_STEPS} warm-up, the floor interleaved in the "
              f"same process; the median process shown, with the range over processes; {platform.machine()}, "
              f"{os.cpu_count()} cores"

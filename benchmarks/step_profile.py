@@ -68,23 +68,18 @@ def op_type(event_name: str) -> str:
 
 def main():
     # Beside this script; it imports no TensorFlow at import time.
-    from small_model_step import NETWORKS, SEQUENCE_LENGTHS, SIZES, STEPS, albert_tf_step
+    from small_model_step import (NETWORKS, SIZES, add_step_arguments, albert_tf_step, default_sequence_length,
+                                  step_shape)
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     parser.add_argument("--dtype", default="float32", help="the Keras dtype policy, e.g. mixed_bfloat16")
-    parser.add_argument("--step", choices=STEPS, default="pretraining",
-                        help="the pretraining step or a sentence classifier's fine-tuning step")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--seq-length", type=int,
-                        help="tokens per sequence (default: 128 for pretraining, 64 for the classifier, the demo's)")
-    parser.add_argument("--masked", type=int, default=19, help="masked positions per sequence (pretraining)")
+    add_step_arguments(parser)
     parser.add_argument("--steps", type=int, default=10, help="profiled steps (figures are per step)")
     parser.add_argument("--top", type=int, default=25, help="rows of the by-op table")
     parser.add_argument("--output", help="also write the tables (markdown), written aside and renamed")
     args = parser.parse_args()
-    if args.seq_length is None:
-        args.seq_length = SEQUENCE_LENGTHS[args.step]
+    default_sequence_length(args)
     for option in ("batch", "seq_length", "masked", "steps", "top"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1")  # exit code 2, one line
@@ -128,9 +123,7 @@ def main():
     per_step = 1e9 * args.steps  # picoseconds per step -> milliseconds
     total = sum(by_type.values()) / per_step
     kernels = onednn_label(onednn_enabled()) or "oneDNN state unknown"
-    shape = f"{args.masked} masked positions" if args.step == "pretraining" else "2 labels, dropout 0.1"
-    lines = [f"{NETWORKS[args.size]}-shaped {args.step} step (vocabulary {dims['vocab']:,}, batch {args.batch} x "
-             f"{args.seq_length}, {shape}, {args.dtype}); {args.steps} profiled steps, "
+    lines = [f"{NETWORKS[args.size]}-shaped {step_shape(args)}, {args.dtype}; {args.steps} profiled steps, "
              f"median {1000 * statistics.median(seconds):.1f} ms each while profiled; op time "
              f"{total:.1f} ms a step over all threads; {platform.machine()}, {os.cpu_count()} cores; "
              f"TensorFlow {tf.__version__}, {kernels}", "",
