@@ -209,3 +209,11 @@ def test_bad_inputs_give_clear_errors(records, tiny_config_file, tmp_path):
         env=environment(), capture_output=True, text=True)
     assert result.returncode == 2
     assert "--batch-size 7 is not divisible by the 2 replicas" in result.stderr
+    # Keras 3's multi-step loop fails under MirroredStrategy (keras-team/keras#19246): refused before training.
+    result = subprocess.run(
+        pretrain_command(tiny_config_file, records, tmp_path / "f", "--batch-size", "8", "--strategy", "mirrored",
+                         "--cpu-devices", "2", "--steps-per-execution", "2"),
+        env=environment(), capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "--steps-per-execution 2 fails under MirroredStrategy" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "f").exists()

@@ -198,6 +198,13 @@ def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
             f"The per-replica batch ({settings.batch_size // replicas}) is not divisible by "
             f"--gradient-accumulation-steps {settings.gradient_accumulation_steps}."
         )
+    if settings.steps_per_execution > 1 and isinstance(strategy, tf.distribute.MirroredStrategy):
+        # Keras 3's multi-step loop reads a MirroredStrategy's distributed iterator inside tf.cond, which fails
+        # in graph execution ("You must feed a value for placeholder tensor"; keras-team/keras#19246).
+        raise ValueError(
+            f"--steps-per-execution {settings.steps_per_execution} fails under MirroredStrategy in Keras 3 "
+            "(keras-team/keras#19246): use --steps-per-execution 1 with it, or --strategy one_device on one device."
+        )
     chief = is_chief(strategy)
     # Only the chief writes the shared outputs; other workers write to their own folder.
     run_dir = settings.output_dir if chief else os.path.join(settings.output_dir, "workers", worker_id(strategy))
