@@ -125,12 +125,14 @@ def test_mirrored_two_cpus_matches_one_device(records, tiny_config_file, tmp_pat
         output = tmp_path / name
         result = subprocess.run(
             pretrain_command(tiny_config_file, records, output, "--batch-size", "8", "--train-steps", "8",
-                             "--steps-per-checkpoint", "2", *extra),
+                             "--steps-per-checkpoint", "2", "--dtype", "float32", *extra),
             env=environment(), capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-2000:]
+        assert "finished at step 8 in float32: loss" in result.stdout
         runs[name] = losses(output)
         assert json.loads((output / "training_state.json").read_text())["replicas"] == (2 if name == "mirrored" else 1)
-    # Same global batch, same data order: the curves agree to float32 reduction-order noise.
+    # Same global batch, same data order, float32 by name (`auto`, the default, would train in bfloat16 on a
+    # CPU that has it): the curves agree to float32 reduction-order noise.
     np.testing.assert_allclose(runs["mirrored"], runs["one"], rtol=1e-4)
     assert runs["one"][-1] < runs["one"][0]
 
@@ -147,7 +149,8 @@ def free_ports(count):
 
 def test_multi_worker_two_processes_match_one_process_and_only_chief_writes_model(records, tiny_config_file,
                                                                                    tmp_path):
-    steps = ["--batch-size", "8", "--train-steps", "6", "--steps-per-checkpoint", "2"]
+    # float32 by name: `auto`, the default, would train in bfloat16 on a CPU that has it.
+    steps = ["--batch-size", "8", "--train-steps", "6", "--steps-per-checkpoint", "2", "--dtype", "float32"]
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     output = tmp_path / "multi"

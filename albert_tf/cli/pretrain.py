@@ -33,7 +33,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--warmup-steps", type=int, default=None, help="default: 2.5%% of --train-steps")
     parser.add_argument("--optimizer", choices=("lamb", "adamw"), default="lamb")
     parser.add_argument("--weight-decay", type=float, default=0.01)
-    add_distribution_arguments(parser)
+    add_distribution_arguments(parser, default_dtype="auto")
     parser.add_argument("--remat", action="store_true",
                         help="recompute the shared layer's activations in the backward pass: less memory, about "
                              "one more forward pass per step (needs no dropout in the transformer layers)")
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     resumed = f" (resumed at step {result.resumed_from_step})" if result.resumed_from_step else ""
     last = {name: values[-1] for name, values in result.history.items() if values}
     metrics = ", ".join(f"{name} {value:.4f}" for name, value in sorted(last.items()))
-    print(f"finished at step {result.final_step}{resumed}: {metrics}")
+    print(f"finished at step {result.final_step}{resumed} in {settings.dtype}: {metrics}")
     if result.backbone_path:
         print(f"backbone written to {result.backbone_path}")
     return 0

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 
 
-def add_distribution_arguments(parser: argparse.ArgumentParser, dtype_help: str | None = None) -> None:
-    """--strategy, --tpu, --dtype, --jit-compile and --cpu-devices."""
+def add_distribution_arguments(parser: argparse.ArgumentParser, dtype_help: str | None = None,
+                               default_dtype: str = "float32") -> None:
+    """--strategy, --tpu, --dtype (default `default_dtype`), --jit-compile and --cpu-devices."""
     from albert_tf.training.trainer import DTYPES
     from albert_tf.training.strategy import STRATEGY_NAMES
 
     parser.add_argument("--strategy", choices=STRATEGY_NAMES, default="auto",
                         help="multi_worker reads TF_CONFIG; tpu takes --tpu")
     parser.add_argument("--tpu", default=None, help="TPU name or address (\"\" on a TPU VM)")
-    parser.add_argument("--dtype", choices=DTYPES, default="float32",
+    parser.add_argument("--dtype", choices=DTYPES, default=default_dtype,
                         help=(dtype_help + "; " if dtype_help else "") + "auto: mixed_bfloat16 on a CPU with native "
                         "bfloat16 (AVX512_BF16 / AMX) or with --jit-compile on GPUs of compute capability 8.0+, "
                         "float32 elsewhere")

@@ -77,5 +77,6 @@ def resolve_dtype(dtype: str, jit_compile: bool = False) -> str:
         bfloat16 = cpu_has_bfloat16()
         chosen = "mixed_bfloat16" if bfloat16 else "float32"
         reason = "the CPU has native bfloat16" if bfloat16 else "the CPU has no native bfloat16"
-    logger.info("--dtype auto: %s (%s)", chosen, reason)
+    # Debug, not info: a failing run says one line; the run records the policy in its settings file.
+    logger.debug("--dtype auto: %s (%s)", chosen, reason)
     return chosen
