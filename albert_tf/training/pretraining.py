@@ -66,8 +66,9 @@ class PretrainingSettings:
         weight_decay: decoupled weight decay rate.
         strategy: `tf.distribute` strategy name (see `create_strategy`).
         tpu: TPU name or address for the `tpu` strategy.
-        dtype: `auto` (mixed_bfloat16 on a CPU with native bfloat16, else float32), `float32`,
-            `mixed_bfloat16` or `mixed_float16` (with loss scaling).
+        dtype: `auto` (mixed_bfloat16 on a CPU with native bfloat16 or, with `jit_compile`, on GPUs of
+            compute capability 8.0+; else float32; `albert pretrain`'s default), `float32` (the default
+            here), `mixed_bfloat16` or `mixed_float16` (with loss scaling).
         jit_compile: XLA-compile the train step.
         remat: rematerialize the shared layer's activations in the backward
             pass (less memory, about one more forward pass per step; see
