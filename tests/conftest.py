@@ -3,6 +3,7 @@ tests that need ../shared/data or MediaPipe."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import pathlib
@@ -59,6 +60,14 @@ def _isolate_keras_state():
     keras.utils.set_random_seed(1234)
     yield
     keras.config.set_dtype_policy("float32")
+
+
+def subcommand_default(command: str, name: str):
+    """The default of option `name` (a parser default or a `--flag`'s dest) of `albert COMMAND`."""
+    from albert_tf.cli.main import build_parser
+
+    subparsers = next(action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction))
+    return subparsers.choices[command].get_default(name)
 
 
 def make_inputs(batch: int, seq_length: int, vocab_size: int, seed: int = 0, pad: int = 0) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from albert_tf.training import cpu_kernels, trainer
+from conftest import subcommand_default
 
 
 def _machine(monkeypatch, system="Linux", machine="x86_64", onednn=False, gpus=()):
@@ -52,17 +53,9 @@ def test_the_library_leaves_the_hint_to_the_command(monkeypatch, caplog, tmp_pat
     assert (tmp_path / trainer.RESULTS_FILE).exists()
 
 
-def _subcommand_defaults(command: str, default: str):
-    from albert_tf.cli import main as cli_main
-
-    subparsers = next(action for action in cli_main.build_parser()._actions
-                      if isinstance(action, argparse._SubParsersAction))
-    return subparsers.choices[command].get_default(default)
-
-
 @pytest.mark.parametrize("command", ["pretrain", "finetune", "distill", "demo", "export", "predict", "create-data"])
 def test_exactly_the_commands_that_train_are_marked(command):
-    assert bool(_subcommand_defaults(command, "trains")) == (command in ("pretrain", "finetune", "distill", "demo"))
+    assert bool(subcommand_default(command, "trains")) == (command in ("pretrain", "finetune", "distill", "demo"))
 
 
 @pytest.mark.parametrize("trains", [True, False])

@@ -6,6 +6,7 @@ import pytest
 
 from albert_tf.training import precision
 from albert_tf.training.pretraining import PretrainingSettings
+from conftest import subcommand_default
 
 
 def _cpuinfo(tmp_path, flags: str) -> str:
@@ -85,12 +86,6 @@ def test_settings_hold_the_resolved_policy(tmp_path, monkeypatch, has_bf16, expe
 def test_pretrain_defaults_to_auto_while_finetune_and_distill_stay_float32():
     # `albert pretrain` picks bfloat16 where it was measured faster at equal curves; fine-tuning and
     # distillation curves were never compared in bfloat16, so those commands keep float32 unless asked.
-    from albert_tf.cli.main import build_parser
-
-    parser = build_parser()
-    common = ["--output-dir", "out"]
-    assert parser.parse_args(["pretrain", "--config", "tiny", "--records", "r", *common]).dtype == "auto"
-    subparsers = next(action for action in parser._actions if action.choices and "finetune" in action.choices)
+    assert subcommand_default("pretrain", "dtype") == "auto"
     for command in ("finetune", "distill"):
-        dtype = next(action for action in subparsers.choices[command]._actions if action.dest == "dtype")
-        assert dtype.default == "float32", command
+        assert subcommand_default(command, "dtype") == "float32", command
