@@ -105,10 +105,14 @@ def check_run_settings(directory: str, settings: dict[str, Any], has_state: bool
         command: the command line's name, for the record and the refusal.
         alternatives: the refusal's other ways out, after "Rerun with the recorded settings to resume it, "
             (e.g. "use a new --output-dir").
+
+    Raises:
+        ValueError: the record names another command (before anything is written), or other settings.
     """
     path = os.path.join(directory, SETTINGS_FILE)
     settings = json.loads(json.dumps(settings))  # tuples -> lists, as they come back from the file
-    recorded = _read(path)
+    check_same_command(directory, command)  # whatever `has_state` says: each command sees only its own state
+    _, recorded = _read(path)
     if recorded is None or not has_state:
         if has_state:
             logger.warning("%s holds a run without %s (an older version); recording the current settings",
@@ -120,6 +124,21 @@ def check_run_settings(directory: str, settings: dict[str, Any], has_state: bool
         raise ValueError(
             f"{directory} holds an `{command}` run started with other settings: {'; '.join(changes)} "
             f"(recorded in {path}). Rerun with the recorded settings to resume it, {alternatives}."
+        )
+
+
+def check_same_command(directory: str, command: str) -> None:
+    """Refuses `directory` when its settings record names another command than `command`.
+
+    Each command looks only for its own state and `--overwrite` clears only its own outputs, so a
+    pretraining run in a fine-tuning folder would otherwise replace that run's preset beside its other files.
+    """
+    path = os.path.join(directory, SETTINGS_FILE)
+    recorded_command, _ = _read(path)
+    if recorded_command is not None and recorded_command != command:
+        raise ValueError(
+            f"{directory} holds an `{recorded_command}` run (recorded in {path}), not an `{command}` one; "
+            "use a new --output-dir."
         )
 
 
@@ -144,14 +163,18 @@ def _short(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _read(path: str) -> dict[str, Any] | None:
+def _read(path: str) -> tuple[str | None, dict[str, Any] | None]:
+    """(command, settings) of the record at `path`; (None, None) when there is none."""
     if not os.path.exists(path):
-        return None
+        return None, None
     try:
         with open(path, encoding="utf-8") as handle:
             content = json.load(handle)
-        return dict(content["settings"])
-    except (ValueError, KeyError, TypeError) as error:
+        command = content.get("command")
+        if command is not None and not isinstance(command, str):
+            raise TypeError(f"'command' is {type(command).__name__}, not a string")
+        return command, dict(content["settings"])
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise InputFileError(
             f"{path} is not a readable settings record ({first_line(str(error))}); delete it to record the "
             "current settings."

@@ -47,8 +47,8 @@ import tensorflow as tf
 from albert_tf.io_utils import atomic_write_text, exclusive_run, remove_staging_leftovers
 from albert_tf.training.callbacks import BackupCheckpoint, RotatingCheckpoints, StopOnNaN
 from albert_tf.training.precision import resolve_dtype
-from albert_tf.training.resume import (SETTINGS_FILE, check_run_settings, ensure_checkpoint, restore_training_state,
-                                       saved_states)
+from albert_tf.training.resume import (SETTINGS_FILE, check_run_settings, check_same_command, ensure_checkpoint,
+                                       restore_training_state, saved_states)
 
 logger = logging.getLogger(__name__)
 
@@ -431,6 +431,7 @@ def run_folder(run_dir: str, command: str, settings: dict[str, Any], *, overwrit
         if not os.access(run_dir, os.W_OK | os.X_OK):
             raise PermissionError(13, "permission denied (the output folder is not writable)", run_dir)
         with exclusive_run(run_dir, command):
+            check_same_command(run_dir, command)  # before --overwrite deletes anything
             if overwrite:
                 for name in (*_RUN_OUTPUTS, *extra_outputs):
                     path = os.path.join(run_dir, name)
