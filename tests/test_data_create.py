@@ -24,6 +24,7 @@ from conftest import SHARED_DATA
 
 SPM = SHARED_DATA / "albert" / "spiece.model"
 SAMPLE = SHARED_DATA / "corpus" / "hf_sample_text.txt"
+WIKI_DUMP = SHARED_DATA / "corpus" / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 pytestmark = pytest.mark.skipif(not SPM.exists(), reason="needs ../shared/data (real ALBERT vocabulary)")
 
 CONFIG = PretrainingDataConfig(max_seq_length=64, max_predictions_per_seq=10, dupe_factor=40,
@@ -246,8 +247,108 @@ def test_killed_create_data_process_resumes_to_the_uninterrupted_bytes(tmp_path)
 
 def test_resume_with_other_settings_is_refused(records_dir):
     changed = PretrainingDataConfig(**{**CONFIG.__dict__, "max_seq_length": 128})
-    with pytest.raises(ValueError, match="other settings \\(config differ\\)"):
+    with pytest.raises(ValueError, match="other settings \\(--max-seq-length 64 -> 128\\)"):
         create_pretraining_data([str(SAMPLE)], str(SPM), str(records_dir), changed, progress=False)
+
+
+def test_resume_with_other_settings_names_each_changed_option(records_dir, capsys):
+    error = cli_error(capsys, ["create-data", "--input", str(SAMPLE), "--spm-model", str(SPM), "--output-dir",
+                               str(records_dir), "--max-seq-length", "32", "--max-predictions-per-seq", "10",
+                               "--dupe-factor", "40", "--documents-per-shard", "1", "--seed", "8", "--no-progress"])
+    assert "--max-seq-length 64 -> 32" in error and "--seed 7 -> 8" in error and "--output-dir" in error
+    assert "config differ" not in error
+
+
+def cli_error(capsys, argv):
+    """The one-line error of a refused `albert` command (exit code 2)."""
+    from albert_tf.cli.main import main
+
+    capsys.readouterr()
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    error = captured.err.strip()
+    assert len(error.splitlines()) == 1 and "Traceback" not in captured.err, error
+    assert error.startswith(f"albert {argv[0]}: error: "), error
+    return error
+
+
+def copy_of(records_dir, target):
+    shutil.copytree(records_dir, target)
+    return target
+
+
+def assert_same_records(output, fresh):
+    names = record_names(fresh)
+    assert record_names(output) == names
+    for name in names:
+        assert (output / name).read_bytes() == (fresh / name).read_bytes(), name
+
+
+def test_truncated_shard_is_rewritten_to_the_bytes_of_a_fresh_run(records_dir, tmp_path, caplog):
+    output = copy_of(records_dir, tmp_path / "truncated")
+    shard = output / "part-00000-00001.tfrecord"
+    shard.write_bytes(shard.read_bytes()[:5000])
+    stats = create_pretraining_data([str(SAMPLE)], str(SPM), str(output), CONFIG, progress=False)
+    assert stats.written_shards == 1 and stats.resumed_shards == 2
+    assert str(shard) in caplog.text and "damaged" in caplog.text
+    assert_same_records(output, records_dir)
+
+
+def test_shard_with_one_flipped_byte_is_rewritten(records_dir, tmp_path):
+    output = copy_of(records_dir, tmp_path / "flipped")
+    shard = output / "part-00000-00002.tfrecord"
+    damaged = bytearray(shard.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01  # same size, one bit off
+    shard.write_bytes(bytes(damaged))
+    stats = create_pretraining_data([str(SAMPLE)], str(SPM), str(output), CONFIG, progress=False)
+    assert stats.written_shards == 1 and stats.resumed_shards == 2
+    assert_same_records(output, records_dir)
+
+
+def test_shard_without_its_stats_entry_is_rewritten(records_dir, tmp_path):
+    output = copy_of(records_dir, tmp_path / "no-stats")
+    (output / creation.UNIT_STATS_DIR / "part-00000-00000.json").unlink()
+    (output / "part-00000-00000.tfrecord").write_bytes(b"")
+    stats = create_pretraining_data([str(SAMPLE)], str(SPM), str(output), CONFIG, progress=False)
+    assert stats.written_shards == 1 and stats.resumed_shards == 2
+    assert_same_records(output, records_dir)
+
+
+def test_shards_of_older_stats_files_are_checked_by_their_records(records_dir, tmp_path):
+    # Stats files written before the shard's size and CRC were kept: an intact shard is resumed, a truncated
+    # one (its records no longer frame to the end) is written again.
+    output = copy_of(records_dir, tmp_path / "older")
+    for path in (output / creation.UNIT_STATS_DIR).glob("*.json"):
+        saved = json.loads(path.read_text())
+        saved.pop("shard_bytes", None), saved.pop("shard_crc32", None)
+        path.write_text(json.dumps(saved) + "\n")
+    shard = output / "part-00000-00000.tfrecord"
+    shard.write_bytes(shard.read_bytes()[:-3])
+    fresh_stats = json.loads((records_dir / "stats-000-of-001.json").read_text())
+    stats = create_pretraining_data([str(SAMPLE)], str(SPM), str(output), CONFIG, progress=False)
+    assert stats.written_shards == 1 and stats.resumed_shards == 2
+    assert stats.examples == fresh_stats["examples"]
+    assert_same_records(output, records_dir)
+
+
+def test_damaged_metadata_names_the_file_and_the_fix(records_dir, tmp_path, capsys):
+    output = copy_of(records_dir, tmp_path / "bad-metadata")
+    metadata = output / "metadata.json"
+    metadata.write_bytes(metadata.read_bytes()[:100])
+    error = cli_error(capsys, ["create-data", "--input", str(SAMPLE), "--spm-model", str(SPM), "--output-dir",
+                               str(output), "--max-seq-length", "64", "--no-progress"])
+    assert f"{metadata} is not valid JSON" in error and "--output-dir" in error
+
+
+@pytest.mark.skipif(not WIKI_DUMP.exists(), reason="needs ../shared/data (Wikipedia dump sample)")
+def test_failed_first_run_on_a_truncated_bz2_leaves_no_output(tmp_path, capsys):
+    truncated = tmp_path / "truncated.xml.bz2"
+    truncated.write_bytes(WIKI_DUMP.read_bytes()[:300])
+    output = tmp_path / "out"
+    error = cli_error(capsys, ["create-data", "--input", str(truncated), "--spm-model", str(SPM), "--output-dir",
+                               str(output), "--no-progress"])
+    assert str(truncated) in error
+    assert not output.exists(), sorted(str(path) for path in output.rglob("*"))
 
 
 def test_resuming_a_folder_of_the_earlier_random_streams_is_refused(records_dir, tmp_path):
@@ -258,7 +359,7 @@ def test_resuming_a_folder_of_the_earlier_random_streams_is_refused(records_dir,
     metadata = json.loads((earlier / "metadata.json").read_text())
     del metadata["random_streams"]
     (earlier / "metadata.json").write_text(json.dumps(metadata))
-    with pytest.raises(ValueError, match="other settings \\(random_streams differ\\)"):
+    with pytest.raises(ValueError, match="other settings \\(random_streams differs\\)"):
         create_pretraining_data([str(SAMPLE)], str(SPM), str(earlier), CONFIG, progress=False)
 
 

@@ -15,9 +15,10 @@ records are shuffled by the generator of (seed, f, b) itself. Hence
   array (each taking `shard_index`), split the units without coordinating;
 * memory is bounded by the units in flight, not by the corpus;
 * a unit's file appears by atomic rename only once complete, so an
-  interrupted run resumes by skipping the files that exist; its counts are
-  saved first (`stats/part-....json`), so the job's stats file counts every
-  unit, whether written by this run or an earlier one.
+  interrupted run resumes by skipping the files that exist; its counts (and
+  its size and CRC-32) are saved first (`stats/part-....json`), so the job's
+  stats file counts every unit, whether written by this run or an earlier
+  one, and a damaged file is written again instead of trusted.
 
 With `num_workers` > 1 pieces are made by worker processes started once that
 never import TensorFlow (`albert_tf.data.worker_pool`; records are serialized
@@ -41,7 +42,9 @@ import dataclasses
 import glob
 import hashlib
 import json
+import logging
 import os
+import zlib
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -50,10 +53,14 @@ from albert_tf.data.documents import (InvalidUtf8Error, RawDocument, RawWikiPage
                                       wiki_page_sentences)
 from albert_tf.data.masking import NgramMasker
 from albert_tf.data.next_sentence import NSP_LABEL_MEANING, next_sentence_pairs
-from albert_tf.data.records import example_features, pair_input_ids, serialize_examples, tfrecord_frame
+from albert_tf.data.records import (example_features, masked_crc32c, pair_input_ids, serialize_examples,
+                                    tfrecord_frame)
 from albert_tf.data.sentence_order import SOP_LABEL_MEANING, sentence_order_pairs
 from albert_tf.data.worker_pool import LightProcessPool
-from albert_tf.io_utils import InputFileError, atomic_write_text, check_input_file, check_output_path, fault_point
+from albert_tf.io_utils import (InputFileError, atomic_write_text, check_input_file, check_output_path, fault_point,
+                                first_line)
+
+logger = logging.getLogger(__name__)
 
 METADATA_FILE = "metadata.json"
 UNIT_STATS_DIR = "stats"
@@ -237,11 +244,20 @@ def create_pretraining_data(
             # that they load while this one checks the vocabulary and inputs.
             pool = cleanup.enter_context(LightProcessPool(num_workers - 1, _WorkerState.create, (spm_model, config)))
         worker_state = _WorkerState.create(spm_model, config)  # fails early on a bad vocabulary
+        metadata = _metadata(files, worker_state, config)
+        _check_metadata(output_dir, metadata)  # fails early on a folder of other settings
         # No sweeping of leftovers here: jobs of a cluster array share the folder.
         # Each unit's temporary names are fixed, so rewriting a unit replaces what
-        # a killed run left of it.
-        os.makedirs(os.path.join(output_dir, UNIT_STATS_DIR), exist_ok=True)
-        _write_or_check_metadata(output_dir, files, worker_state, config)
+        # a killed run left of it. The folder is made (metadata first) only when
+        # the first shard is ready: a run that fails on its input leaves nothing.
+        output_ready = False
+
+        def prepare_output() -> None:
+            nonlocal output_ready
+            if not output_ready:
+                os.makedirs(os.path.join(output_dir, UNIT_STATS_DIR), exist_ok=True)
+                _write_or_check_metadata(output_dir, metadata)
+                output_ready = True
 
         stats = ShardStats()
         read_stats = ReadStats()
@@ -261,6 +277,7 @@ def create_pretraining_data(
                 if any(part is None for part in parts):
                     continue
                 del unfinished[piece.unit.output_path]
+                prepare_output()
                 stats.add(_write_unit(piece.unit, parts, config.seed))
                 fault_point("create-data:shard-written")
                 bar.set_postfix(examples=stats.examples, refresh=False)
@@ -273,6 +290,7 @@ def create_pretraining_data(
             f"{stats.sentences} sentences): documents need at least two sentences (one per line, a blank line "
             "between documents)."
         )
+    prepare_output()  # every unit was already there, or this job of a cluster array had none
     stats_path = os.path.join(output_dir, f"stats-{shard_index:03d}-of-{num_shards:03d}.json")
     atomic_write_text(stats_path, json.dumps(dataclasses.asdict(stats), indent=2) + "\n")
     return stats
@@ -309,10 +327,14 @@ def _unit_if_owned(file_index, block_index, block, output_dir, by_file, num_shar
         return
     output_path = os.path.join(output_dir, f"part-{file_index:05d}-{block_index:05d}.tfrecord")
     if os.path.exists(output_path):
-        # Counted as if written now, so the stats file covers every unit.
-        stats.add(_existing_unit_stats(output_path, block))
-        stats.resumed_shards += 1
-        return
+        existing, problem = _existing_unit_stats(output_path)
+        if existing is not None:
+            # Counted as if written now, so the stats file covers every unit.
+            stats.add(existing)
+            stats.resumed_shards += 1
+            return
+        # Its bytes are a function of the settings and the input: writing it again restores it.
+        logger.warning("%s is damaged (%s); writing it again", output_path, problem)
     yield _Unit(file_index, block_index, list(block), output_path)
 
 
@@ -322,17 +344,62 @@ def unit_stats_path(record_path: str) -> str:
     return os.path.join(os.path.dirname(record_path), UNIT_STATS_DIR, f"{name}.json")
 
 
-def _existing_unit_stats(record_path: str, block: list[RawDocument]) -> ShardStats:
-    """The counts of a unit an earlier run wrote: from its stats file, else (older folders) from its records."""
-    path = unit_stats_path(record_path)
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            saved = ShardStats(**json.load(handle))
-        return dataclasses.replace(saved, written_shards=0, resumed_shards=0, skipped_lines=0)
-    from albert_tf.data.records import count_record_stats
+# Kept in a unit's stats file beside its counts: what its shard must be to be resumed.
+_SHARD_BYTES, _SHARD_CRC32 = "shard_bytes", "shard_crc32"
 
-    counted = count_record_stats(record_path)
-    return ShardStats(documents=len(block), **counted)
+
+def _existing_unit_stats(record_path: str) -> tuple[ShardStats | None, str]:
+    """The counts of a unit an earlier run wrote, or (None, what is wrong) when its shard cannot be trusted.
+
+    A shard is trusted when its size and CRC-32 are those recorded in its stats file when it was written; with
+    a stats file of an older version (no size), when its records frame correctly to the end and their number is
+    the recorded one. A shard without a stats file (a folder of an older version, or damage) is not trusted.
+    """
+    path = unit_stats_path(record_path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            saved = json.load(handle)
+        size, crc = saved.pop(_SHARD_BYTES, None), saved.pop(_SHARD_CRC32, None)
+        counts = ShardStats(**saved)
+    except FileNotFoundError:
+        return None, f"no counts in {path}"
+    except (ValueError, TypeError, AttributeError) as error:  # damaged JSON, unknown or missing fields
+        return None, f"{path} is unreadable: {first_line(str(error))}"
+    if size is not None:
+        actual_size = os.path.getsize(record_path)
+        if actual_size != size:
+            return None, f"{actual_size} bytes, {size} when written"
+        if _file_crc32(record_path) != crc:
+            return None, "its CRC-32 differs from the one recorded when it was written"
+    else:
+        framed = _count_framed_records(record_path)
+        if framed != counts.examples:
+            return None, (f"{counts.examples} records when written, "
+                          f"{'unreadable records' if framed is None else framed} now")
+    return dataclasses.replace(counts, written_shards=0, resumed_shards=0, skipped_lines=0), ""
+
+
+def _file_crc32(path: str) -> int:
+    crc = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def _count_framed_records(path: str) -> int | None:
+    """The number of records of a TFRecord file whose framing and CRCs are intact to the end, else None."""
+    count = 0
+    with open(path, "rb") as handle:
+        while header := handle.read(12):
+            if len(header) < 12 or masked_crc32c(header[:8]) != int.from_bytes(header[8:], "little"):
+                return None
+            length = int.from_bytes(header[:8], "little")
+            record, footer = handle.read(length), handle.read(4)
+            if len(record) < length or len(footer) < 4 or masked_crc32c(record) != int.from_bytes(footer, "little"):
+                return None
+            count += 1
+    return count
 
 
 # Work per piece, in characters times passes over the data: enough that handing a piece over
@@ -381,12 +448,15 @@ def _write_unit(unit: _Unit, parts: list[_PieceRecords], seed: int) -> ShardStat
     frames = [frame for dupe in range(passes) for part in parts for frame in part.frames_by_pass[dupe]]
     temporary = _temporary_name(unit.output_path)
     stats_path = unit_stats_path(unit.output_path)
+    size = crc = 0
     try:
         with open(temporary, "wb") as handle:
-            handle.writelines(_shuffled(frames, seed, unit))
-        # The counts first: a published shard always has them.
+            for frame in _shuffled(frames, seed, unit):
+                handle.write(frame)
+                size, crc = size + len(frame), zlib.crc32(frame, crc)
+        # The counts first: a published shard always has them (and its size and CRC, checked on resume).
         with open(_temporary_name(stats_path), "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(dataclasses.asdict(stats)) + "\n")
+            handle.write(json.dumps({**dataclasses.asdict(stats), _SHARD_BYTES: size, _SHARD_CRC32: crc}) + "\n")
         os.replace(_temporary_name(stats_path), stats_path)
         os.replace(temporary, unit.output_path)
     finally:
@@ -493,8 +563,8 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _write_or_check_metadata(output_dir: str, files: list[str], state: _WorkerState,
-                             config: PretrainingDataConfig) -> None:
+def _metadata(files: list[str], state: _WorkerState, config: PretrainingDataConfig) -> dict:
+    """What `metadata.json` records of a run's settings, input and vocabulary."""
     tokenizer = state.tokenizer
     metadata = {
         "format": "albert_tf pretraining records",
@@ -513,19 +583,67 @@ def _write_or_check_metadata(output_dir: str, files: list[str], state: _WorkerSt
         "special_ids": {"pad": tokenizer.pad_id, "unk": tokenizer.unk_id, "cls": tokenizer.cls_id,
                         "sep": tokenizer.sep_id, "mask": tokenizer.mask_id},
     }
+    return metadata
+
+
+def _check_metadata(output_dir: str, metadata: dict) -> bool:
+    """Refuses a folder whose `metadata.json` records other settings; returns whether it has one."""
     path = os.path.join(output_dir, METADATA_FILE)
-    if os.path.exists(path):
+    if not os.path.exists(path):
+        return False
+    try:
         with open(path, encoding="utf-8") as handle:
             existing = json.load(handle)
-        # The vocabulary is compared by content (sha256), not by where it lies.
-        differences = sorted(key for key in metadata if key != "spm_model" and existing.get(key) != metadata[key])
-        if differences:
-            raise ValueError(
-                f"{output_dir} holds records made with other settings ({', '.join(differences)} differ); "
-                "resuming would mix them. Use a new --output-dir, or delete this one to start over."
-            )
-        return
-    atomic_write_text(path, json.dumps(metadata, indent=2) + "\n")
+        if not isinstance(existing, dict):
+            raise ValueError(f"a JSON {type(existing).__name__}, not an object")
+    except ValueError as error:  # bad JSON or bytes that are not UTF-8
+        raise ValueError(
+            f"{path} is not valid JSON ({first_line(str(error))}): remove the folder {output_dir} or choose "
+            "another --output-dir."
+        ) from None
+    # The vocabulary is compared by content (sha256), not by where it lies.
+    differences = _describe_differences(existing, metadata)
+    if differences:
+        raise ValueError(
+            f"{output_dir} holds records made with other settings ({'; '.join(differences)}); "
+            "resuming would mix them. Use a new --output-dir, or delete this one to start over."
+        )
+    return True
+
+
+def _write_or_check_metadata(output_dir: str, metadata: dict) -> None:
+    """Checks `output_dir/metadata.json` against `metadata`, or writes it there (another job of a cluster array
+    may have written it since the first check)."""
+    if not _check_metadata(output_dir, metadata):
+        atomic_write_text(os.path.join(output_dir, METADATA_FILE), json.dumps(metadata, indent=2) + "\n")
+
+
+# The command-line option of each recorded setting, as a user would change it.
+_OPTIONS = {"inputs": "--input", "spm_model_sha256": "--spm-model (its content, sha256)",
+            "sentence_task": "--sentence-task"}
+
+
+def _describe_differences(recorded: dict, current: dict) -> list[str]:
+    """`--option recorded -> current` for each setting that differs (the config's fields one by one); other
+    recorded fields (format, random streams, the vocabulary's ids) by name."""
+    changes = []
+    for key in sorted(set(recorded) | set(current)):
+        old, new = recorded.get(key), current.get(key)
+        if key == "spm_model" or old == new:
+            continue
+        if key == "config" and isinstance(old, dict) and isinstance(new, dict):
+            changes.extend(f"--{name.replace('_', '-')} {_short(old.get(name))} -> {_short(new.get(name))}"
+                           for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name))
+        elif key in _OPTIONS:
+            changes.append(f"{_OPTIONS[key]} {_short(old)} -> {_short(new)}")
+        else:
+            changes.append(f"{key} differs")
+    return changes
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def read_metadata(output_dir: str) -> dict:
@@ -536,3 +654,6 @@ def read_metadata(output_dir: str) -> dict:
             return json.load(handle)
     except FileNotFoundError:
         raise ValueError(f"No {METADATA_FILE} in {output_dir}: is it a record directory made by `albert create-data`?") from None
+    except ValueError as error:  # bad JSON or bytes that are not UTF-8
+        raise ValueError(f"{path} is not valid JSON ({first_line(str(error))}); make the records again with "
+                         "`albert create-data`.") from None
