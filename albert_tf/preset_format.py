@@ -17,19 +17,21 @@ classes: the models' `from_preset` / `save_to_preset` call it, and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
 import pathlib
-from typing import Any, Callable
+import traceback
+from typing import Any, Callable, Iterator
 
 import h5py
 import numpy as np
 
 from albert_tf.config import AlbertConfig
 from albert_tf.graph_tokenizer import SPM_ASSET
-from albert_tf.io_utils import staged_directory
+from albert_tf.io_utils import first_line, staged_directory
 
 PRESET_FORMAT = "albert_tf.preset/1"
 CONFIG_FILE = "config.json"
@@ -39,6 +41,30 @@ TOKENIZER_DIR = pathlib.Path("assets") / "tokenizer"
 TOKENIZER_FILE = TOKENIZER_DIR / SPM_ASSET
 KINDS = ("backbone", "pretrainer", "classifier", "span_qa", "multiple_choice", "token_classifier")
 TOKENIZER_OPTIONS = ("lower_case", "strip_accents", "split_digit_comma")
+
+
+def _is_int_at_least(minimum: int) -> Callable[[Any], bool]:
+    # bool is an int to Python, never a count to a head.
+    return lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_DROPOUT = (False, lambda value: _is_number(value) and 0 <= value < 1, "a number from 0 up to (not including) 1")
+# What each kind's `head` section may hold: key -> (required, check, what the value must be).
+HEAD_KEYS: dict[str, dict[str, tuple[bool, Callable[[Any], bool], str]]] = {
+    "backbone": {},
+    "pretrainer": {"sentence_loss_weight": (False, lambda value: _is_number(value) and value >= 0, "a number >= 0")},
+    "classifier": {"num_classes": (True, _is_int_at_least(1), "a whole number >= 1"), "dropout": _DROPOUT},
+    "span_qa": {"version_2": (False, lambda value: isinstance(value, bool), "true or false")},
+    "multiple_choice": {"num_choices": (True, _is_int_at_least(2), "a whole number >= 2"), "dropout": _DROPOUT},
+    "token_classifier": {"num_labels": (True, _is_int_at_least(1), "a whole number >= 1"), "dropout": _DROPOUT},
+}
+# The head key that counts a task head's outputs, one label name each (None: no named outputs).
+OUTPUT_COUNT_KEYS: dict[str, str | None] = {"classifier": "num_classes", "span_qa": None,
+                                            "multiple_choice": "num_choices", "token_classifier": "num_labels"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +165,10 @@ def read_preset(path: str | os.PathLike) -> PresetSpec:
         hint = (" (a KerasHub preset: convert it with `albert convert --from keras-hub`)"
                 if isinstance(values, dict) and "module" in values else "")
         raise ValueError(f"{config_path} has format {found!r}, not {PRESET_FORMAT!r}{hint}.")
-    kind = values.get("task")
+    if "task" not in values:
+        raise ValueError(f"{config_path} has no \"task\" key; add the kind of model the preset holds, one of "
+                         f"{list(KINDS)}.")
+    kind = values["task"]
     if kind not in KINDS:
         raise ValueError(f"{config_path}: unknown task kind {kind!r}; it must be one of {list(KINDS)}.")
     try:
@@ -147,10 +176,15 @@ def read_preset(path: str | os.PathLike) -> PresetSpec:
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{config_path}: the `backbone` config is invalid: {error}") from None
     preprocessor = values.get("preprocessor") or {}
+    if not isinstance(preprocessor, dict):
+        raise ValueError(f"{config_path}: `preprocessor` must be a JSON object (sequence_length, text_pair, ...).")
+    head = values.get("head") or {}
+    if not isinstance(head, dict):
+        raise ValueError(f"{config_path}: `head` must be a JSON object of the {kind} head's arguments.")
     spec = PresetSpec(
         kind=kind,
         backbone=dict(values["backbone"]),
-        head=dict(values.get("head") or {}),
+        head=dict(head),
         labels=values.get("labels"),
         sequence_length=preprocessor.get("sequence_length"),
         text_pair=bool(preprocessor.get("text_pair", False)),
@@ -165,9 +199,61 @@ def read_preset(path: str | os.PathLike) -> PresetSpec:
     if spec.labels is not None and (not isinstance(spec.labels, list)
                                     or not all(isinstance(label, str) for label in spec.labels)):
         raise ValueError(f"{config_path}: `labels` must be a list of strings.")
+    check_head(spec)
+    if spec.sequence_length is not None:
+        check_sequence_length(spec)
     if spec.has_tokenizer:
         check_tokenizer_size(spec)
     return spec
+
+
+def check_head(spec: PresetSpec) -> None:
+    """The `head` section must hold the arguments of the kind's head (required keys, right types), and
+    `labels` one name per head output: a preset whose task, head and labels disagree cannot load.
+
+    Raises:
+        ValueError: one line naming config.json, the key and the fix.
+    """
+    config_path = spec.path / CONFIG_FILE if spec.path is not None else pathlib.Path(CONFIG_FILE)
+    kind, head, schema = spec.kind, spec.head, HEAD_KEYS[spec.kind]
+    takes = f"it takes {', '.join(schema)}" if schema else "it takes no head arguments"
+    for key in head:
+        if key not in schema:
+            raise ValueError(f"{config_path}: head key {key!r} is not an argument of a {kind} head ({takes}); the "
+                             f"preset's \"task\" and \"head\" disagree: fix \"task\" or remove the key.")
+    for key, (required, valid, what) in schema.items():
+        if key not in head:
+            if required:
+                raise ValueError(f"{config_path}: the {kind} preset's \"head\" has no {key!r} key; add it "
+                                 f"({what}, as the model was trained with).")
+        elif not valid(head[key]):
+            raise ValueError(f"{config_path}: head.{key} is {head[key]!r} but must be {what}; correct it in "
+                             f"{CONFIG_FILE}.")
+    if kind not in OUTPUT_COUNT_KEYS or spec.labels is None:
+        return
+    count_key = OUTPUT_COUNT_KEYS[kind]
+    outputs = head[count_key] if count_key is not None else None
+    if kind == "classifier" and outputs == 1:
+        outputs = None  # one output is a regression score, not a class
+    if outputs is None:
+        what = "a regression head (num_classes 1)" if count_key is not None else f"a {kind} head"
+        raise ValueError(f"{config_path}: `labels` has {len(spec.labels)} label names but {what} has no named "
+                         f"outputs; the preset's task, head and labels disagree: remove \"labels\" or fix "
+                         f"\"task\" / \"head\".")
+    if len(spec.labels) != outputs:
+        raise ValueError(f"{config_path}: `labels` has {len(spec.labels)} label names but head.{count_key} is "
+                         f"{outputs}, so the {kind} head has {outputs} outputs; the preset's head and labels "
+                         f"disagree: give one label per output or fix head.{count_key}.")
+
+
+def check_sequence_length(spec: PresetSpec) -> None:
+    """The preprocessor's `sequence_length` must be a whole number from 1 to the backbone's positions."""
+    config_path = spec.path / CONFIG_FILE if spec.path is not None else pathlib.Path(CONFIG_FILE)
+    length, positions = spec.sequence_length, spec.config.max_position_embeddings
+    if not _is_int_at_least(1)(length) or length > positions:
+        raise ValueError(f"{config_path}: preprocessor.sequence_length is {length!r} but must be a whole number "
+                         f"from 1 to the backbone's max_position_embeddings ({positions}); correct it in "
+                         f"{CONFIG_FILE}.")
 
 
 def check_tokenizer_size(spec: PresetSpec) -> None:
@@ -180,6 +266,10 @@ def check_tokenizer_size(spec: PresetSpec) -> None:
     except (RuntimeError, OSError) as error:
         raise ValueError(f"{spec.tokenizer_path} is not a SentencePiece model: {error}") from None
     pieces, vocab_size = processor.get_piece_size(), spec.backbone.get("vocab_size")
+    if vocab_size is None:
+        raise ValueError(f"{spec.path / CONFIG_FILE}: the `backbone` section has no vocab_size key; add "
+                         f"\"vocab_size\": {pieces} (the pieces of {TOKENIZER_FILE}, which the backbone was "
+                         "trained with).")
     if pieces != vocab_size:
         raise ValueError(f"{spec.tokenizer_path} has {pieces} pieces but {spec.path / CONFIG_FILE} says vocab_size "
                          f"{vocab_size}; put the SentencePiece model the backbone was trained with in the preset.")
@@ -231,7 +321,7 @@ def save_head_weights(model: Any, backbone: Any, path: str | os.PathLike) -> Non
 def load_head_weights(model: Any, backbone: Any, path: str | os.PathLike) -> None:
     """Assigns the head's variables from `save_head_weights`' file, checking count and shapes."""
     variables = head_variables(model, backbone)
-    try:
+    with reading_weights(path):
         with h5py.File(path, "r") as store:
             names = sorted(store.keys())
             if len(names) != len(variables):
@@ -243,8 +333,38 @@ def load_head_weights(model: Any, backbone: Any, path: str | os.PathLike) -> Non
                     raise ValueError(f"{path}: {store[name].attrs.get('path', name)} has shape {value.shape} but "
                                      f"{variable.path} needs {tuple(variable.shape)}.")
                 variable.assign(value)
-    except OSError as error:
-        raise ValueError(f"{path} is not a readable weights file ({error}); the preset is damaged.") from None
+
+
+class UnreadableWeightsError(ValueError):
+    """A preset's weights file that h5py cannot read (flipped bytes, truncated, no read permission)."""
+
+
+def _raised_in_h5py(error: BaseException) -> bool:
+    """Whether `error` was raised inside h5py (its Python or Cython code), not by our or Keras' checks."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and "h5py" in pathlib.PurePath(frames[-1].filename).parts
+
+
+@contextlib.contextmanager
+def reading_weights(path: str | os.PathLike) -> Iterator[None]:
+    """Turns any h5py / HDF5 failure while reading the weights file `path` into one `UnreadableWeightsError`
+    naming it (a `PermissionError` into one saying it is not readable). Other errors pass unchanged."""
+    try:
+        yield
+    except PermissionError:
+        raise UnreadableWeightsError(f"{path} is not readable (permission denied); give your user read "
+                                     "permission on it (chmod u+r) or run as its owner.") from None
+    except (OSError, RuntimeError, KeyError, ValueError) as error:
+        # HDF5 reports bad bytes as OSError or RuntimeError, and h5py some as KeyError or ValueError;
+        # a ValueError from elsewhere (our checks, Keras' shape checks) is a mismatch, not damage.
+        if isinstance(error, UnreadableWeightsError) or (isinstance(error, ValueError)
+                                                         and not _raised_in_h5py(error)):
+            raise
+        # str() of a KeyError is its argument's repr, quotes and all.
+        text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+        detail = first_line(text) or type(error).__name__
+        raise UnreadableWeightsError(f"{path} is damaged ({detail}); export the preset again or restore it."
+                                     ) from None
 
 
 # ---------------------------------------------------------------- whole models
@@ -301,9 +421,10 @@ def load_backbone_weights(backbone: Any, spec: PresetSpec) -> None:
     """Loads the preset's `backbone.weights.h5` into `backbone` (built from `spec.config`)."""
     path = spec._require_path() / BACKBONE_WEIGHTS
     try:
-        backbone.load_weights(path)
-    except (OSError, KeyError) as error:
-        raise ValueError(f"{path} is not a readable weights file ({error}); the preset is damaged.") from None
+        with reading_weights(path):
+            backbone.load_weights(path)
+    except UnreadableWeightsError:
+        raise
     except ValueError as error:
         raise ValueError(f"{path} does not match {spec.path / CONFIG_FILE}: {error}") from None
 
@@ -316,8 +437,9 @@ def make_preprocessor(spec: PresetSpec, sequence_length: int | None = None, text
     from albert_tf.preprocessor import AlbertPreprocessor
 
     tokenizer = AlbertGraphTokenizer(spec.tokenizer_path.read_bytes(), **spec.tokenizer_options, name="tokenizer")
-    length = sequence_length or spec.sequence_length or 128
-    max_positions = spec.backbone.get("max_position_embeddings", length)
+    max_positions = spec.config.max_position_embeddings
+    # Default 128, never past the model's positions (as `save_model_preset` records it).
+    length = sequence_length or spec.sequence_length or min(128, max_positions)
     if length > max_positions:
         raise ValueError(f"sequence length {length} exceeds the model's max_position_embeddings ({max_positions}).")
     return AlbertPreprocessor(tokenizer, length, spec.text_pair if text_pair is None else text_pair,

@@ -152,3 +152,21 @@ def test_partial_sharing_is_refused_with_the_reason(hf_dir):
     directory, _ = hf_dir
     with pytest.raises(ValueError, match="sharing='attention'"):
         load_checkpoint("hf", directory, tiny_config(sharing="attention"))
+
+
+def test_truncated_keras_file_is_reported_as_truncated(tmp_path, capsys):
+    from albert_tf.cli.main import main
+    from albert_tf.convert import load_source
+
+    whole = tmp_path / "whole.keras"
+    AlbertBackbone(tiny_config()).save(whole)
+    truncated = tmp_path / "trunc.keras"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt") as raised:
+        load_source("keras", truncated)
+    assert str(truncated) in str(raised.value)
+    assert main(["convert", "--from", "keras", "--checkpoint", str(truncated), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("albert convert: error:") and "\n" not in err, err
+    assert f"{truncated} is not a readable .keras model" in err and "truncated or corrupt" in err, err
+    assert not (tmp_path / "out").exists()

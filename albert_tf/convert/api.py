@@ -207,18 +207,16 @@ def load_keras_model(path: str | os.PathLike) -> keras.Model:
     """An albert_tf model (`AlbertBackbone`, `AlbertPretrainer` or task model) saved as `.keras`.
 
     Raises:
-        FileNotFoundError: no file at `path`.
-        ValueError: the file holds another kind of model.
+        ValueError: no file at `path`, a truncated or corrupt file (as `albert export` reports it), or a file
+            holding another kind of model.
     """
     import albert_tf.backbone  # noqa: F401  (registers the classes for deserialization)
     import albert_tf.pretrainer  # noqa: F401
     import albert_tf.tasks  # noqa: F401
+    from albert_tf.io_utils import load_keras_file
     from albert_tf.tasks.task_model import TaskModel
 
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No .keras model at {path}")
-    loaded = keras.saving.load_model(path)
+    loaded = load_keras_file(path, ".keras model")
     if not isinstance(loaded, TaskModel):
         backbone_of(loaded)  # raises for models that are not ALBERT backbones or pretrainers
     return loaded
