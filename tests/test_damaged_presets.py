@@ -168,3 +168,24 @@ def test_preset_without_task(preset, tmp_path, capsys):
     _edit_config(broken, lambda config: config.pop("task"))
     _one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"), 'no "task" key', "classifier",
                     "span_qa")
+
+
+def test_head_schema_names_each_heads_constructor_arguments():
+    """config.json's `head` is checked against `HEAD_KEYS`, which preset_format (below the task models) keeps
+    by hand: it must list exactly the arguments each task head's constructor takes (what `save_to_preset` writes
+    there), or presets fail to load. (The pretrainer writes only its sentence_loss_weight; its presets load in
+    tests/test_presets.py.)"""
+    import inspect
+
+    from albert_tf.preset_format import HEAD_KEYS
+    from albert_tf.tasks import AlbertClassifier, AlbertMultipleChoice, AlbertSpanQA, AlbertTokenClassifier
+
+    not_head = {"self", "backbone", "preprocessor", "labels", "kwargs"}
+    for kind, model in [("classifier", AlbertClassifier),
+                        ("span_qa", AlbertSpanQA), ("multiple_choice", AlbertMultipleChoice),
+                        ("token_classifier", AlbertTokenClassifier)]:
+        parameters = inspect.signature(model.__init__).parameters
+        arguments = {name for name in parameters if name not in not_head}
+        assert set(HEAD_KEYS[kind]) == arguments, kind
+        required = {name for name in arguments if parameters[name].default is inspect.Parameter.empty}
+        assert {key for key, (needed, _, _) in HEAD_KEYS[kind].items() if needed} == required, kind
