@@ -9,8 +9,18 @@ import os as _os
 # Keras 3 must run on TensorFlow here; respect an explicit user choice but
 # default to it before keras is first imported.
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# The `albert` command hides TensorFlow's native lines below FATAL (unless -v or
+# the user's TF_CPP_MIN_LOG_LEVEL), so an error is its one line. TensorFlow reads
+# the variable only while it is imported, which importing this package does, so
+# the command decides here, before the CLI's own module runs.
+from albert_tf import native_logs as _native_logs  # noqa: E402  (stdlib only)
+
+if _native_logs.is_albert_command():
+    import sys as _sys
+
+    _native_logs.quiet_tensorflow_logs(_sys.argv[1:])
 # TensorFlow's C++ INFO lines at import (oneDNN, CPU features, CUDA stubs) are
-# noise for users of the library and the CLI; warnings and errors still show.
+# noise for users of the library; warnings and errors still show.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 from albert_tf.backbone import AlbertBackbone  # noqa: E402

@@ -62,12 +62,36 @@ def _isolate_keras_state():
     keras.config.set_dtype_policy("float32")
 
 
-def subcommand_default(command: str, name: str):
-    """The default of option `name` (a parser default or a `--flag`'s dest) of `albert COMMAND`."""
+def one_line_error(capsys, argv, *fragments, absent=()) -> str:
+    """Runs `albert ARGV` in this process and returns its error: exit code 2 and one line on stderr starting
+    `albert COMMAND: error: `, holding each of `fragments` and none of `absent`."""
+    from albert_tf.cli.main import main
+
+    argv = [str(argument) for argument in argv]
+    capsys.readouterr()
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    error = captured.err.strip()
+    assert len(error.splitlines()) == 1, error
+    assert error.startswith(f"albert {argv[0]}: error: ") and "Traceback" not in captured.err, error
+    for fragment in fragments:
+        assert str(fragment) in error, (fragment, error)
+    for fragment in absent:
+        assert str(fragment) not in error, (fragment, error)
+    return error
+
+
+def subcommand_parsers() -> dict[str, argparse.ArgumentParser]:
+    """The argument parser of each `albert COMMAND`, by command name."""
     from albert_tf.cli.main import build_parser
 
     subparsers = next(action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction))
-    return subparsers.choices[command].get_default(name)
+    return dict(subparsers.choices)
+
+
+def subcommand_default(command: str, name: str):
+    """The default of option `name` (a parser default or a `--flag`'s dest) of `albert COMMAND`."""
+    return subcommand_parsers()[command].get_default(name)
 
 
 def make_inputs(batch: int, seq_length: int, vocab_size: int, seed: int = 0, pad: int = 0) -> dict[str, np.ndarray]:

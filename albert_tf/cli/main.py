@@ -10,6 +10,7 @@ import sys
 from typing import Sequence
 
 from albert_tf.cli.errors import TRACEBACK_ENVIRONMENT_VARIABLE, describe_user_error
+from albert_tf.cli.shared_arguments import HelpFormatter
 from albert_tf.cli import convert, create_data, demo, distill, export, finetune, predict, pretrain, summary, train_spm
 from albert_tf.training.cpu_kernels import onednn_hint
 
@@ -33,12 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="ALBERT (A Lite BERT) in TensorFlow / Keras 3. `albert COMMAND --help` describes each command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    parser.add_argument("-v", dest="log_more", action="count", default=0, help="more log lines (debug)")
+    parser.add_argument("-v", dest="log_more", action="count", default=0,
+                        help="more log lines (debug); also shows TensorFlow's native log lines, which albert hides "
+                             "below FATAL unless TF_CPP_MIN_LOG_LEVEL is set")
     parser.add_argument("-q", dest="log_less", action="count", default=0,
                         help="fewer log lines (-q: warnings and errors, -qq: errors)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.add_parser(subparsers)
+    for subparser in subparsers.choices.values():
+        # One formatter everywhere: "(default: X)" once, and only where the help does not tell it already.
+        subparser.formatter_class = HelpFormatter
     return parser
 
 
