@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import pathlib
@@ -26,9 +27,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Writes `data` to `path` through a temporary file and an atomic rename."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "is a folder", path)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    handle, temporary = _temporary_beside(path, directory, lambda: tempfile.mkstemp(prefix=_STAGING_PREFIX,
+                                                                                       dir=directory))
     try:
         # mkstemp creates owner-only files; give the result the usual umask permissions.
         umask = os.umask(0)
@@ -63,11 +66,12 @@ def staged_directory(target: str | os.PathLike, *, replace: bool = False) -> Ite
     """
     target = pathlib.Path(target)
     parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
+    _temporary_beside(target, parent, lambda: None)
     if target.exists() and not replace:
         raise FileExistsError(f"{target} already exists; choose another output folder or remove it")
     remove_stale_staging(target)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{target.name}-", dir=parent))
+    staging = pathlib.Path(_temporary_beside(target, parent, lambda: tempfile.mkdtemp(
+        prefix=f"{_STAGING_PREFIX}{target.name}-", dir=parent)))
     try:
         yield staging
         publish_directory(staging, target)
@@ -137,8 +141,10 @@ def staged_file(target: str | os.PathLike, *, fault_event: str | None = None) ->
             file is written and before it is published.
     """
     target = pathlib.Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=_STAGING_PREFIX, suffix=f"-{target.name}", dir=target.parent)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder", os.fspath(target))
+    handle, name = _temporary_beside(target, target.parent, lambda: tempfile.mkstemp(
+        prefix=_STAGING_PREFIX, suffix=f"-{target.name}", dir=target.parent))
     os.close(handle)
     temporary = pathlib.Path(name)
     temporary.unlink()  # writers such as h5py and zipfile want to create the file themselves
@@ -156,6 +162,45 @@ def staged_file(target: str | os.PathLike, *, fault_event: str | None = None) ->
         else:
             temporary.unlink(missing_ok=True)
         raise
+
+
+def _temporary_beside(target: str | os.PathLike, directory: str | os.PathLike, make):
+    """Creates `target`'s folder and returns `make()` (a temporary file there). The OS errors name
+    `target`, the path the user gave, never the temporary name or a bare parent."""
+    target = os.fspath(target)
+    for parent in pathlib.Path(os.path.abspath(target)).parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, not a folder", target)
+            break
+    try:
+        os.makedirs(directory, exist_ok=True)
+        return make()
+    except PermissionError:
+        raise PermissionError(errno.EACCES, f"cannot create files in {directory}", target) from None
+    except OSError as error:
+        if error.errno in (errno.EROFS, errno.ENOTDIR, errno.ENOSPC):
+            raise type(error)(error.errno, error.strerror, target) from None
+        raise
+
+
+def check_writable_folder(path: str | os.PathLike, setting: str) -> None:
+    """Fails early, naming `setting` and `path`, when no file can be created where `path` is to be written.
+
+    Tries a temporary file in the nearest existing folder of `path` (permission bits alone say nothing for
+    root or on a read-only mount) and removes it.
+    """
+    path = pathlib.Path(os.path.abspath(path))
+    folder = next((parent for parent in path.parents if parent.exists()), pathlib.Path("/"))
+    if not folder.is_dir():
+        raise InputFileError(f"{setting} {path}: {folder} is a file, not a folder; choose a path outside it.")
+    try:
+        handle, name = tempfile.mkstemp(prefix=_STAGING_PREFIX, dir=folder)
+    except OSError as error:
+        raise InputFileError(f"{setting} {path}: cannot write in {folder} ({error.strerror or error}); "
+                             "choose a writable folder.") from None
+    os.close(handle)
+    os.unlink(name)
 
 
 def _fsync(path: pathlib.Path) -> None:

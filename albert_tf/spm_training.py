@@ -15,13 +15,15 @@ import bz2
 import gzip
 import os
 import pathlib
+import re
 import sys
 import tempfile
 from typing import IO, Iterator, Sequence
 
 import sentencepiece as spm
 
-from albert_tf.io_utils import InputFileError, atomic_write_bytes, check_input_file, check_output_path
+from albert_tf.io_utils import (InputFileError, atomic_write_bytes, check_input_file, check_output_path,
+                                check_writable_folder)
 from albert_tf.tokenizer import SPECIAL_PIECES, normalize_text
 
 # Ids 0-4, in order; `[CLS]`, `[SEP]`, `[MASK]` are control symbols (never
@@ -84,7 +86,11 @@ def train_sentencepiece(
     """
     paths = [os.fspath(path) for path in inputs]
     _check_arguments(paths, vocab_size, character_coverage, input_sentence_size, model_type, user_defined_symbols)
+    if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
+        raise ValueError(f"--threads must be a whole number >= 1. Received: {num_threads!r}")
     prefix = _check_prefix(os.fspath(model_prefix), overwrite)
+    # Found before a long training run, not after it.
+    check_writable_folder(prefix + ".model", "--model-prefix")
     sentences = _SentenceSource(paths, lower_case, strip_accents, progress)
     with tempfile.TemporaryDirectory(prefix="albert-spm-") as directory:
         # Train into a scratch directory: a failed or interrupted run leaves no
@@ -116,7 +122,12 @@ def train_sentencepiece(
                 # Our own error (bad UTF-8 line) raised inside the iterator; the
                 # trainer wraps it in a RuntimeError.
                 raise sentences.error from None
+            if sentences.count == 0:
+                raise ValueError(f"The input file(s) {', '.join(paths)} hold no text (no non-empty line); give a "
+                                 "corpus with one sentence per line.") from None
             message = str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
+            # SentencePiece names its own flags (--character_coverage); the command's are spelt with dashes.
+            message = re.sub(r"--(\w+)", lambda match: "--" + match.group(1).replace("_", "-"), message)
             raise ValueError(
                 f"SentencePiece training failed on {len(paths)} input file(s) "
                 f"({sentences.count:,} non-empty lines): {message}"

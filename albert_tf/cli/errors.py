@@ -62,13 +62,18 @@ def describe_os_error(error: OSError) -> str:
     if isinstance(error, NotADirectoryError):
         return f"{path} is not a folder ({reason})"
     if isinstance(error, IsADirectoryError):
-        return f"{path} is a directory; give a file path"
+        return f"{path} is a folder; give a file path"
     if isinstance(error, FileNotFoundError):
         return f"{path} not found"
     if isinstance(error, FileExistsError):
         return f"{path} already exists; choose another path or remove it"
     if isinstance(error, PermissionError):
+        if not path.exists():
+            folder = next((parent for parent in path.parents if parent.exists()), path.parent)
+            return f"{path}: permission denied, cannot create files in {folder}; choose a writable folder"
         return f"{path}: permission denied"
+    if error.errno == errno.EROFS:
+        return f"{path}: the file system is read-only; choose a writable folder"
     if error.errno == errno.ENOSPC:
         return f"{path}: no space left on the device; free some space and rerun (the run resumes)"
     return f"{path}: {reason}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from albert_tf.cli.shared_arguments import positive_int
 from albert_tf.spm_training import ALBERT_USER_DEFINED_SYMBOLS, MODEL_TYPES
 
 
@@ -45,8 +46,9 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing PREFIX.model / PREFIX.vocab (refused without it)")
-    parser.add_argument("--threads", type=int, default=None, help="training threads (default: all cores)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="training threads (default: all cores)")
     parser.add_argument("--verbose", action="store_true", help="show SentencePiece's training log")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar of the lines read")
     parser.set_defaults(run=run)
 
 
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         user_defined_symbols=symbols,
         num_threads=args.threads,
         verbose=args.verbose,
-        progress=True,
+        progress=not args.no_progress,
         overwrite=args.overwrite,
     )
     tokenizer = AlbertTokenizer(model_path, lower_case=args.lower_case, strip_accents=args.strip_accents)
