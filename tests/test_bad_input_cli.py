@@ -14,7 +14,7 @@ from albert_tf.cli.errors import describe_user_error
 from albert_tf.cli.main import main
 from albert_tf.data.create_pretraining_data import PretrainingDataConfig, create_pretraining_data
 from albert_tf.data.documents import read_documents
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, one_line_error
 
 SPM = SHARED_DATA / "albert" / "spiece.model"
 SAMPLE = SHARED_DATA / "corpus" / "hf_sample_text.txt"
@@ -24,18 +24,6 @@ TINY = AlbertConfig(vocab_size=30000, embedding_size=16, hidden_size=32, num_hid
                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=32)
 
 
-def one_line_error(capsys, argv, *fragments, absent=()):
-    capsys.readouterr()
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    error = captured.err.strip()
-    assert len(error.splitlines()) == 1, error
-    assert error.startswith(f"albert {argv[0]}: error: ") and "Traceback" not in captured.err
-    for fragment in fragments:
-        assert str(fragment) in error, (fragment, error)
-    for fragment in absent:
-        assert str(fragment) not in error, (fragment, error)
-    return error
 
 
 @pytest.fixture
@@ -249,11 +237,11 @@ def test_os_errors_name_their_file(tmp_path, regular_file):
     message = describe_user_error(NotADirectoryError(errno.ENOTDIR, "Not a directory", str(below)))
     assert f"{regular_file} is a file, not a folder" in message and str(below) in message
     message = describe_user_error(PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "x")))
-    assert message == f"{tmp_path / 'x'}: permission denied"
+    assert message.startswith(f"{tmp_path / 'x'}: permission denied")
     message = describe_user_error(OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "y")))
     assert str(tmp_path / "y") in message and "no space left" in message
     assert describe_user_error(IsADirectoryError(errno.EISDIR, "Is a directory", str(tmp_path))) == (
-        f"{tmp_path} is a directory; give a file path")
+        f"{tmp_path} is a folder; give a file path")
     assert describe_user_error(RuntimeError("a bug")) is None, "bugs keep their traceback"
 
 
@@ -271,3 +259,99 @@ def test_an_uninstalled_checkout_ends_in_one_line_naming_the_fix(capsys, monkeyp
 
 def test_other_missing_modules_keep_their_traceback():
     assert describe_user_error(ModuleNotFoundError("No module named 'numpy'", name="numpy")) is None
+
+
+# --- audit fixes: one line, named as the command spells it ------------------------
+
+def _usage_error(capsys, argv, *fragments):
+    """argparse refuses the value: exit code 2, its message naming the option."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as raised:
+        main(argv)
+    assert raised.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    for fragment in fragments:
+        assert fragment in error, (fragment, error)
+
+
+def test_train_spm_no_progress_keeps_corpus_errors_one_line(capsys, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    one_line_error(capsys, ["train-spm", str(empty), "--model-prefix", str(tmp_path / "v" / "spm"), "--vocab-size",
+                            "30", "--no-progress"], empty, "no text", absent=["reading"])
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("caf\u00e9\n".encode("latin-1"))
+    one_line_error(capsys, ["train-spm", str(latin), "--model-prefix", str(tmp_path / "v" / "spm"), "--vocab-size",
+                            "30", "--no-progress"], latin, "not valid UTF-8", absent=["reading"])
+
+
+def test_train_spm_threads_must_be_positive(capsys, tmp_path, corpus):
+    _usage_error(capsys, ["train-spm", str(corpus), "--model-prefix", str(tmp_path / "spm"), "--threads", "-2"],
+                 "--threads", ">= 1")
+
+
+def test_train_spm_names_its_own_character_coverage_option(capsys, tmp_path, corpus):
+    one_line_error(capsys, ["train-spm", str(corpus), "--model-prefix", str(tmp_path / "spm"), "--vocab-size", "14",
+                            "--no-progress"], "--character-coverage", absent=["--character_coverage"])
+
+
+def test_train_spm_unwritable_output_is_found_before_training(capsys, monkeypatch, tmp_path, corpus):
+    import tempfile
+
+    import sentencepiece
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".tmp-x"))
+
+    def never(*args, **kwargs):
+        raise AssertionError("trained before checking the output folder")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # root ignores permission bits: simulate the refusal
+    monkeypatch.setattr(sentencepiece.SentencePieceTrainer, "train", never)
+    one_line_error(capsys, ["train-spm", str(corpus), "--model-prefix", str(tmp_path / "spm"), "--vocab-size", "30",
+                            "--no-progress"], "--model-prefix", "cannot write in", absent=[".tmp-"])
+
+
+def test_atomic_writer_errors_name_the_target(monkeypatch, tmp_path, regular_file):
+    import tempfile
+
+    from albert_tf.io_utils import atomic_write_text
+
+    with pytest.raises(IsADirectoryError) as raised:
+        atomic_write_text(tmp_path, "x")
+    assert describe_user_error(raised.value) == f"{tmp_path} is a folder; give a file path"
+    with pytest.raises(OSError) as raised:
+        atomic_write_text(regular_file / "out.jsonl", "x")
+    message = describe_user_error(raised.value)
+    assert f"{regular_file} is a file, not a folder" in message and "already exists" not in message
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / ".tmp-abcd"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError) as raised:
+        atomic_write_text(tmp_path / "out.jsonl", "x")
+    message = describe_user_error(raised.value)
+    assert str(tmp_path / "out.jsonl") in message and ".tmp-" not in message and "permission denied" in message
+
+
+def test_pretrain_settings_refused_up_front_by_their_option(capsys, records, config_file, tmp_path):
+    one_line_error(capsys, pretrain(config_file, records, tmp_path / "a", "--warmup-steps", "10"),
+                   "--warmup-steps", "--train-steps", absent=["decay_steps"])
+    _usage_error(capsys, pretrain(config_file, records, tmp_path / "b", "--weight-decay", "-5"), "--weight-decay")
+    _usage_error(capsys, pretrain(config_file, records, tmp_path / "c", "--cpu-devices", "0"), "--cpu-devices")
+    one_line_error(capsys, pretrain("tinyy", records, tmp_path / "d"), "--config tinyy", "albert_tiny",
+                   "albert_base")
+    one_line_error(capsys, pretrain(config_file, records, tmp_path / "e", "--init-backbone", str(tmp_path)),
+                   "--init-backbone", "a .keras backbone file", absent=["give a file inside it"])
+
+
+def test_export_version_and_labels_file_errors(capsys, tmp_path):
+    model = str(tmp_path / "no-model")
+    _usage_error(capsys, ["export", model, "--output-dir", str(tmp_path / "e"), "--version", "-1"], "--version")
+    latin = tmp_path / "labels.txt"
+    latin.write_bytes("n\u00e9g\npos\n".encode("latin-1"))
+    one_line_error(capsys, ["export", model, "--output-dir", str(tmp_path / "e"), "--labels-file", str(latin)],
+                   "--labels-file", latin, "UTF-8")
+    one_line_error(capsys, ["export", model, "--output-dir", str(tmp_path / "e"), "--labels-file", str(tmp_path)],
+                   "--labels-file", "is a folder", absent=["not found"])

@@ -63,3 +63,25 @@ def test_create_data_command(capsys, tmp_path):
                "--output-dir", str(tmp_path / "other")]
     assert main(missing) == 2
     assert "none.model" in capsys.readouterr().err
+
+
+def test_predict_warns_once_about_truncated_inputs(capsys, tmp_path):
+    from albert_tf import AlbertBackbone, AlbertConfig, AlbertGraphTokenizer
+    from albert_tf.preprocessor import AlbertPreprocessor
+    from albert_tf.tasks import AlbertClassifier
+    from conftest import SHARED_DATA
+
+    spm_model = SHARED_DATA / "albert" / "spiece.model"
+    if not spm_model.exists():
+        pytest.skip("needs ../shared/data")
+    backbone = AlbertBackbone(AlbertConfig(vocab_size=30000, embedding_size=8, hidden_size=16, num_hidden_layers=1,
+                                           num_attention_heads=2, intermediate_size=16, max_position_embeddings=16))
+    preprocessor = AlbertPreprocessor(AlbertGraphTokenizer(spm_model), sequence_length=16)
+    AlbertClassifier(backbone, num_classes=2, preprocessor=preprocessor, labels=["neg", "pos"]).save_to_preset(
+        tmp_path / "model")
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "model"), " ".join(["word"] * 2000), "short", "also short"]) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if "truncated" in line]
+    assert len(warnings) == 1 and "1 of 3 inputs" in warnings[0] and "16 tokens" in warnings[0], captured.err
+    assert len(captured.out.splitlines()) == 3

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from albert_tf.cli.main import main
+from conftest import one_line_error
 
 CONFIG = dict(vocab_size=100, embedding_size=8, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
               intermediate_size=16, max_position_embeddings=32)
@@ -62,14 +63,6 @@ def _flip_bytes(path: pathlib.Path) -> None:
     path.write_bytes(bytes(data))
 
 
-def _one_line_error(capsys, arguments: list, *fragments: str) -> str:
-    assert main([str(argument) for argument in arguments]) == 2
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(lines) == 1, lines
-    assert lines[0].startswith(f"albert {arguments[0]}: error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def test_preset_loads_and_predicts(preset, capsys):
@@ -83,7 +76,7 @@ def test_flipped_bytes_in_a_weights_file_are_reported_as_damage(preset, tmp_path
     size = (damaged / weights).stat().st_size
     _flip_bytes(damaged / weights)
     assert (damaged / weights).stat().st_size == size
-    _one_line_error(capsys, ["predict", damaged, "x"], f"{damaged / weights} is damaged (",
+    one_line_error(capsys, ["predict", damaged, "x"], f"{damaged / weights} is damaged (",
                     "export the preset again or restore it")
 
 
@@ -113,14 +106,14 @@ def test_unreadable_weights_file_is_a_permission_problem_not_damage(preset, tmp_
         return real_file(name, *arguments, **keywords)
 
     monkeypatch.setattr(h5py, "File", refuse)
-    line = _one_line_error(capsys, ["predict", blocked, "x"], f"{weights} is not readable", "permission")
+    line = one_line_error(capsys, ["predict", blocked, "x"], f"{weights} is not readable", "permission")
     assert "damaged" not in line
 
 
 def test_head_section_missing(preset, tmp_path, capsys):
     broken = _copy(preset, tmp_path)
     _edit_config(broken, lambda config: config.pop("head"))
-    _one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"), "'num_classes'", "add it")
+    one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"), "'num_classes'", "add it")
 
 
 def test_num_classes_given_as_a_string(preset, tmp_path, capsys):
@@ -129,7 +122,7 @@ def test_num_classes_given_as_a_string(preset, tmp_path, capsys):
     for arguments in (["predict", broken, "x"],
                       ["convert", "--from", "preset", "--to", "hf", "--checkpoint", broken, "--output",
                        tmp_path / "hf"]):
-        _one_line_error(capsys, arguments, str(broken / "config.json"), "head.num_classes is '2'",
+        one_line_error(capsys, arguments, str(broken / "config.json"), "head.num_classes is '2'",
                         "a whole number >= 1")
     assert not (tmp_path / "hf").exists()
 
@@ -137,14 +130,14 @@ def test_num_classes_given_as_a_string(preset, tmp_path, capsys):
 def test_task_that_disagrees_with_the_head(preset, tmp_path, capsys):
     broken = _copy(preset, tmp_path)
     _edit_config(broken, lambda config: config.update(task="span_qa"))
-    _one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"), "'num_classes'", "span_qa",
+    one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"), "'num_classes'", "span_qa",
                     "\"task\" and \"head\" disagree")
 
 
 def test_preset_labels_that_disagree_with_the_head(preset, tmp_path, capsys):
     broken = _copy(preset, tmp_path)
     _edit_config(broken, lambda config: config["head"].update(num_classes=3))
-    _one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"), "2 label names",
+    one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"), "2 label names",
                     "head.num_classes is 3", "head and labels disagree")
 
 
@@ -152,21 +145,21 @@ def test_preset_labels_that_disagree_with_the_head(preset, tmp_path, capsys):
 def test_bad_sequence_length_in_the_preset(preset, tmp_path, capsys, length):
     broken = _copy(preset, tmp_path)
     _edit_config(broken, lambda config: config["preprocessor"].update(sequence_length=length))
-    _one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"),
+    one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"),
                     f"preprocessor.sequence_length is {length!r}", "max_position_embeddings (32)")
 
 
 def test_backbone_without_vocab_size(preset, tmp_path, capsys):
     broken = _copy(preset, tmp_path)
     _edit_config(broken, lambda config: config["backbone"].pop("vocab_size"))
-    _one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"), "no vocab_size key",
+    one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"), "no vocab_size key",
                     '"vocab_size": 100')
 
 
 def test_preset_without_task(preset, tmp_path, capsys):
     broken = _copy(preset, tmp_path)
     _edit_config(broken, lambda config: config.pop("task"))
-    _one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"), 'no "task" key', "classifier",
+    one_line_error(capsys, ["predict", broken, "x"], str(broken / "config.json"), 'no "task" key', "classifier",
                     "span_qa")
 
 

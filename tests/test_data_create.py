@@ -20,7 +20,7 @@ from albert_tf.data import create_pretraining_data as creation
 from albert_tf.data.create_pretraining_data import PretrainingDataConfig, create_pretraining_data
 from albert_tf.data.pipeline import pretraining_dataset
 from albert_tf.tokenizer import AlbertTokenizer
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, one_line_error
 
 SPM = SHARED_DATA / "albert" / "spiece.model"
 SAMPLE = SHARED_DATA / "corpus" / "hf_sample_text.txt"
@@ -252,24 +252,13 @@ def test_resume_with_other_settings_is_refused(records_dir):
 
 
 def test_resume_with_other_settings_names_each_changed_option(records_dir, capsys):
-    error = cli_error(capsys, ["create-data", "--input", str(SAMPLE), "--spm-model", str(SPM), "--output-dir",
+    error = one_line_error(capsys, ["create-data", "--input", str(SAMPLE), "--spm-model", str(SPM), "--output-dir",
                                str(records_dir), "--max-seq-length", "32", "--max-predictions-per-seq", "10",
                                "--dupe-factor", "40", "--documents-per-shard", "1", "--seed", "8", "--no-progress"])
     assert "--max-seq-length 64 -> 32" in error and "--seed 7 -> 8" in error and "--output-dir" in error
     assert "config differ" not in error
 
 
-def cli_error(capsys, argv):
-    """The one-line error of a refused `albert` command (exit code 2)."""
-    from albert_tf.cli.main import main
-
-    capsys.readouterr()
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    error = captured.err.strip()
-    assert len(error.splitlines()) == 1 and "Traceback" not in captured.err, error
-    assert error.startswith(f"albert {argv[0]}: error: "), error
-    return error
 
 
 def copy_of(records_dir, target):
@@ -335,7 +324,7 @@ def test_damaged_metadata_names_the_file_and_the_fix(records_dir, tmp_path, caps
     output = copy_of(records_dir, tmp_path / "bad-metadata")
     metadata = output / "metadata.json"
     metadata.write_bytes(metadata.read_bytes()[:100])
-    error = cli_error(capsys, ["create-data", "--input", str(SAMPLE), "--spm-model", str(SPM), "--output-dir",
+    error = one_line_error(capsys, ["create-data", "--input", str(SAMPLE), "--spm-model", str(SPM), "--output-dir",
                                str(output), "--max-seq-length", "64", "--no-progress"])
     assert f"{metadata} is not valid JSON" in error and "--output-dir" in error
 
@@ -345,7 +334,7 @@ def test_failed_first_run_on_a_truncated_bz2_leaves_no_output(tmp_path, capsys):
     truncated = tmp_path / "truncated.xml.bz2"
     truncated.write_bytes(WIKI_DUMP.read_bytes()[:300])
     output = tmp_path / "out"
-    error = cli_error(capsys, ["create-data", "--input", str(truncated), "--spm-model", str(SPM), "--output-dir",
+    error = one_line_error(capsys, ["create-data", "--input", str(truncated), "--spm-model", str(SPM), "--output-dir",
                                str(output), "--no-progress"])
     assert str(truncated) in error
     assert not output.exists(), sorted(str(path) for path in output.rglob("*"))

@@ -54,3 +54,16 @@ def test_cli_reports_errors_in_one_line(small_backbone, tmp_path, capsys):
     code = main(["export", "--model", str(path), "--spm-model", str(helpers.SPM_MODEL), "--task", "classifier",
                  "--output-dir", str(tmp_path / "out")])
     assert code == 2 and "no classifier head" in capsys.readouterr().err
+
+
+@helpers.needs_data
+def test_cli_names_a_pretrainer_preset_exported_with_another_task(small_backbone, tmp_path, capsys):
+    from albert_tf.pretrainer import AlbertPretrainer
+
+    preset = tmp_path / "pretrainer"
+    AlbertPretrainer(small_backbone).save_to_preset(preset, spm_model=helpers.SPM_MODEL)
+    capsys.readouterr()
+    assert main(["export", str(preset), "--output-dir", str(tmp_path / "out"), "--task", "classifier"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1, error
+    assert "pretrainer preset" in error and "--task classifier" in error and "tokenizer" not in error, error

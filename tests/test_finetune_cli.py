@@ -159,3 +159,36 @@ def test_sst2_tiny_from_scratch_beats_majority_class(tmp_path, capsys):
     accuracy = json.loads((out / "eval_results.json").read_text())["metrics"]["dev"]["accuracy"]
     majority = 444 / 872  # positives in dev.tsv
     assert accuracy >= 0.65 > majority + 0.1, accuracy
+
+
+def test_no_progress_reaches_the_features_bar_and_dropout_is_checked(tmp_path, capsys):
+    from conftest import write_keyword_csv
+
+    data = tmp_path / "csv"
+    data.mkdir()
+    write_keyword_csv(data, train_rows=16, dev_rows=8)
+    base = ["--task", "csv", "--data-dir", data, "--config", "tiny", "--text-column", "review", "--label-column",
+            "stars", "--batch-size", "8", "--epochs", "1", "--no-progress"]
+    for extra, fragment in (
+        (["--dropout", "1.5", "--output-dir", tmp_path / "a"], "--dropout"),
+        (["--labels", "neg,neg,pos", "--output-dir", tmp_path / "b"], "--labels"),
+        (["--max-seq-length", "2", "--output-dir", tmp_path / "c"], "--max-seq-length"),
+    ):
+        capsys.readouterr()
+        assert finetune(*base, *extra) == 2
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and error.startswith("albert finetune: error: "), error
+        assert fragment in error and "features" not in error and "%|" not in error, error
+
+
+def test_feature_bars_follow_no_progress(capsys):
+    from albert_tf.finetuning.features import ChoiceExample, TextExample, encode_choice_examples, encode_text_examples
+    from albert_tf.tokenizer import AlbertTokenizer
+
+    tokenizer = AlbertTokenizer(SPM_MODEL)
+    capsys.readouterr()
+    encode_text_examples([TextExample("1", "a fine film", None, "pos")], tokenizer, 16, "train features",
+                         progress=False)
+    encode_choice_examples([ChoiceExample("1", "a context", "why?", ("a", "b"), 0)], tokenizer, 16,
+                           description="choice features", progress=False)
+    assert "features" not in capsys.readouterr().err

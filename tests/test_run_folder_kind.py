@@ -13,7 +13,7 @@ from albert_tf import AlbertConfig
 from albert_tf.cli.main import main
 from albert_tf.data.create_pretraining_data import PretrainingDataConfig, create_pretraining_data
 from albert_tf.training.resume import SETTINGS_FILE, check_run_settings
-from conftest import SHARED_DATA, write_keyword_csv
+from conftest import SHARED_DATA, one_line_error, write_keyword_csv
 
 SPM = SHARED_DATA / "albert" / "spiece.model"
 SAMPLE = SHARED_DATA / "corpus" / "hf_sample_text.txt"
@@ -29,16 +29,6 @@ def snapshot(folder: pathlib.Path) -> dict[str, bytes]:
             if path.is_file() and path.name != ".lock"}
 
 
-def refused(capsys, argv: list[str], *fragments: str) -> str:
-    capsys.readouterr()
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    error = captured.err.strip()
-    assert len(error.splitlines()) == 1 and "Traceback" not in captured.err, error
-    assert error.startswith(f"albert {argv[0]}: error: "), error
-    for fragment in fragments:
-        assert fragment in error, (fragment, error)
-    return error
 
 
 def pretrain_argv(config: pathlib.Path, records: pathlib.Path, output: pathlib.Path) -> list[str]:
@@ -73,7 +63,7 @@ def test_pretrain_into_a_finetune_folder_is_refused_and_changes_nothing(capsys, 
     assert main(finetune_argv(runs / "data", runs / "init", finetuned)) == 0
     assert json.loads((finetuned / "model" / "config.json").read_text())["task"] == "classifier"
     before = snapshot(finetuned)
-    refused(capsys, pretrain_argv(runs / "tiny.json", runs / "records", finetuned),
+    one_line_error(capsys, pretrain_argv(runs / "tiny.json", runs / "records", finetuned),
             "`albert finetune` run", str(finetuned / SETTINGS_FILE), "new --output-dir")
     assert snapshot(finetuned) == before
 
@@ -83,7 +73,7 @@ def test_finetune_into_a_pretrain_folder_is_refused_and_changes_nothing(capsys, 
     pretrained = tmp_path / "pt"
     shutil.copytree(runs / "pt", pretrained)
     before = snapshot(pretrained)
-    refused(capsys, finetune_argv(runs / "data", runs / "init", pretrained),
+    one_line_error(capsys, finetune_argv(runs / "data", runs / "init", pretrained),
             "`albert pretrain` run", str(pretrained / SETTINGS_FILE), "new --output-dir")
     assert snapshot(pretrained) == before
 
@@ -94,7 +84,7 @@ def test_overwrite_does_not_clear_another_commands_folder(capsys, runs, tmp_path
     pretrained = tmp_path / "pt"
     shutil.copytree(runs / "pt", pretrained)
     before = snapshot(pretrained)
-    refused(capsys, [*finetune_argv(runs / "data", runs / "init", pretrained), "--overwrite"],
+    one_line_error(capsys, [*finetune_argv(runs / "data", runs / "init", pretrained), "--overwrite"],
             "`albert pretrain` run", "new --output-dir")
     assert snapshot(pretrained) == before
 

@@ -8,6 +8,8 @@ import sys
 
 
 def add_parser(subparsers) -> None:
+    from albert_tf.cli.shared_arguments import HelpFormatter
+
     parser = subparsers.add_parser(
         "convert",
         help="convert ALBERT models between albert_tf presets, TF1 / Model Garden checkpoints, Hugging Face and "
@@ -25,7 +27,7 @@ def add_parser(subparsers) -> None:
             "--to keras-hub a folder that keras_hub's AlbertBackbone / AlbertTextClassifier.from_preset load. "
             "Every variable name and shape is checked against the config."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--from", dest="source_format", required=True,
                         choices=("tf1", "tfm", "hf", "keras-hub", "preset", "keras"), help="input format")

@@ -8,7 +8,10 @@ from albert_tf.cli.finetune import TASKS, add_run_arguments
 
 
 def add_parser(subparsers) -> None:
-    from albert_tf.cli.shared_arguments import add_distribution_arguments, add_table_columns_arguments
+    from albert_tf.cli.shared_arguments import HelpFormatter
+
+    from albert_tf.cli.shared_arguments import (add_distribution_arguments, add_table_columns_arguments,
+                                                non_negative_float)
 
     parser = subparsers.add_parser(
         "distill",
@@ -28,12 +31,13 @@ def add_parser(subparsers) -> None:
             "fingerprint), reused by a later run on the same data and teacher. Rerun the same command after a "
             "kill to resume; a finished run is not redone."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--task", required=True, choices=TASKS,
                         help="classification/regression tasks only (squad1, squad2 and race are refused)")
     parser.add_argument("--data-dir", required=True, help="the task's data folder")
-    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--output-dir", required=True,
+                        help="run folder (model/, last/, eval_results.json, logs); rerunning into it resumes")
     parser.add_argument("--spm-model", default=None,
                         help="SentencePiece model of the teacher's vocabulary; only for a .keras --teacher")
     parser.add_argument("--teacher", required=True,
@@ -51,17 +55,20 @@ def add_parser(subparsers) -> None:
                         help="weight of the TinyBERT hidden-state MSE (0 = off; runs the teacher every step)")
     parser.add_argument("--attention-weight", type=float, default=0.0,
                         help="weight of the TinyBERT attention-map loss (0 = off; runs the teacher every step)")
-    parser.add_argument("--attention-loss", choices=("mse", "kl"), default="mse")
+    parser.add_argument("--attention-loss", choices=("mse", "kl"), default="mse",
+                        help="how --attention-weight compares attention maps: mean squared error or KL divergence")
     parser.add_argument("--cache-teacher-logits", action="store_true",
                         help="run the teacher once over the training set; keep its logits in "
                              "OUTPUT_DIR/teacher_logits.npy and reuse them when data and teacher are unchanged")
     parser.add_argument("--transfer-examples", type=int, default=0,
                         help="N more train rows after the first --max-train-examples, used without their labels "
                              "(the teacher's soft targets, and its prediction as the hard label)")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3, help="passes over the training set")
     parser.add_argument("--learning-rate", type=float, default=5e-5, help="peak AdamW learning rate")
-    parser.add_argument("--warmup-proportion", type=float, default=0.1)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--warmup-proportion", type=float, default=0.1,
+                        help="fraction of the training steps with a linear learning-rate warm-up")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=0.01,
+                        help="AdamW weight decay rate (>= 0; not applied to LayerNorm and bias weights)")
     parser.add_argument("--dropout", type=float, default=0.1, help="the student's dropout before its head")
     parser.add_argument("--batch-size", type=int, default=32, help="global training batch")
     parser.add_argument("--eval-batch-size", type=int, default=None, help="default: --batch-size")
@@ -80,11 +87,12 @@ def run(args: argparse.Namespace) -> int:
     from albert_tf.distillation.runner import DistillSettings, run_distillation
     from albert_tf.finetuning.runner import MODEL_PRESET, RESULTS_FILE
     from albert_tf.training.trainer import SEEDS_SUMMARY_FILE
-    from albert_tf.presets import load_config
+    from albert_tf.cli.shared_arguments import load_config_argument
     from albert_tf.training.strategy import split_cpu
 
     split_cpu(args.cpu_devices)
-    config = load_config(args.student_config) if args.student_config is not None else None
+    config = (load_config_argument(args.student_config, "--student-config") if args.student_config is not None
+              else None)
     labels = labels_argument(args.labels)
     settings = DistillSettings(
         task=args.task, data_dir=args.data_dir, output_dir=args.output_dir, spm_model=args.spm_model,

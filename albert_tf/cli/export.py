@@ -8,6 +8,8 @@ QUANTIZE_CHOICES = ("none", "fp16", "dynamic", "int8")
 
 
 def add_parser(subparsers) -> None:
+    from albert_tf.cli.shared_arguments import HelpFormatter, non_negative_int, positive_int
+
     parser = subparsers.add_parser(
         "export",
         help="export a preset (or .keras model): TF Serving SavedModel and TFLite edge bundle",
@@ -20,12 +22,13 @@ def add_parser(subparsers) -> None:
             "spm.model, spm_vocab.tsv, labels.txt, manifest.json, golden.json). Both are built and checked "
             "aside, then renamed into place; rerunning on an unchanged model adds no SavedModel version."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("model_path", nargs="?", metavar="MODEL", default=None,
                         help="the preset folder (or .keras file) to export")
     parser.add_argument("--model", dest="model_option", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--output-dir", required=True,
+                        help="folder for saved_model/VERSION/ and bundle/ (created if missing)")
     parser.add_argument("--spm-model", default=None,
                         help="SentencePiece .model; only for a .keras model without a tokenizer")
     parser.add_argument("--task", choices=("classifier", "span_qa", "backbone"), default=None,
@@ -36,13 +39,15 @@ def add_parser(subparsers) -> None:
                         help="TFLite variants to write")
     parser.add_argument("--representative-data", default=None,
                         help="text file or GLUE .tsv of real sentences for int8 calibration")
-    parser.add_argument("--representative-samples", type=int, default=200)
+    parser.add_argument("--representative-samples", type=positive_int, default=200,
+                        help="sentences of --representative-data used for int8 calibration")
     parser.add_argument("--labels", default=None,
                         help="comma-separated class names (default: the model's own label names)")
     parser.add_argument("--labels-file", default=None, help="one class name per line (default: the model's own)")
     parser.add_argument("--text-model", action="store_true",
                         help="also write model_text.tflite (text in; runs in ai_edge_litert with tensorflow-text's op registrar)")
-    parser.add_argument("--version", type=int, default=None, help="SavedModel version (default: next free)")
+    parser.add_argument("--version", type=non_negative_int, default=None,
+                        help="SavedModel version, an integer >= 0 as TF Serving reads it (default: next free)")
     parser.add_argument("--no-saved-model", action="store_true", help="write only the edge bundle")
     parser.add_argument("--no-bundle", action="store_true", help="write only the SavedModel")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle directory")
@@ -66,10 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if args.labels:
         labels = [label.strip() for label in args.labels.split(",")]
     elif args.labels_file:
-        path = pathlib.Path(args.labels_file)
-        if not path.is_file():
-            raise ValueError(f"--labels-file {path} not found (one class name per line).")
-        labels = [line.strip() for line in path.read_text("utf-8").splitlines() if line.strip()]
+        labels = _read_labels_file(pathlib.Path(args.labels_file))
+    spm_model, seq_length = _check_preset_kind(model_path, args.task, args.spm_model, args.seq_length)
     texts = None
     if args.representative_data:
         texts = read_texts(args.representative_data, args.representative_samples)
@@ -77,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--quantize int8 needs --representative-data (a text file or a GLUE .tsv of real "
                          "sentences, e.g. SST-2 dev.tsv).")
     request = ExportRequest(
-        model_path=model_path, output_dir=args.output_dir, spm_model=args.spm_model, kind=args.task,
-        seq_length=args.seq_length, quantizations=tuple(args.quantize), labels=labels, representative_texts=texts,
+        model_path=model_path, output_dir=args.output_dir, spm_model=spm_model, kind=args.task,
+        seq_length=seq_length, quantizations=tuple(args.quantize), labels=labels, representative_texts=texts,
         text_model=args.text_model, version=args.version, saved_model=not args.no_saved_model,
         bundle=not args.no_bundle, overwrite=args.overwrite,
     )
@@ -95,3 +98,45 @@ def run(args: argparse.Namespace) -> int:
             print(f"{entry['file']}: {size / 1e6:.2f} MB, {detail}")
         print(f"bundle written to {result.bundle.directory}")
     return 0
+
+
+def _read_labels_file(path) -> list[str]:
+    """`--labels-file`: one class name per line, UTF-8."""
+    if path.is_dir():
+        raise ValueError(f"--labels-file {path} is a folder; give a text file with one class name per line.")
+    if not path.is_file():
+        raise ValueError(f"--labels-file {path} not found (one class name per line).")
+    try:
+        text = path.read_text("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"--labels-file {path} is not valid UTF-8 ({error.reason} at byte {error.start}); "
+                         "convert it to UTF-8.") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# The model kind each preset kind exports as (a pretrainer exports its backbone).
+_EXPORTED_KIND = {"pretrainer": "backbone"}
+
+
+def _check_preset_kind(model_path: str, task: str | None, spm_model: str | None,
+                       seq_length: int | None) -> tuple[str | None, int | None]:
+    """Refuses a --task the preset cannot export as, naming the preset's kind; returns the SentencePiece
+    model and sequence length to use (a pretrainer preset's own: it exports as a bare backbone)."""
+    from albert_tf.preset_format import is_preset, read_preset
+
+    if not is_preset(model_path):
+        return spm_model, seq_length
+    spec = read_preset(model_path)
+    exported = _EXPORTED_KIND.get(spec.kind, spec.kind)
+    if task is not None and task != exported:
+        makers = {"classifier": "albert finetune or distill on a classification task",
+                  "span_qa": "albert finetune --task squad1/squad2", "backbone": "any preset"}
+        raise ValueError(f"--task {task}: {model_path} is a {spec.kind} preset (it exports as {exported}); "
+                         f"--task {task} needs a {task} preset (from {makers.get(task, 'albert finetune')}). "
+                         f"Use --task {exported} or leave --task out.")
+    if spec.kind == "pretrainer":
+        if spm_model is None and spec.has_tokenizer:
+            spm_model = str(spec.tokenizer_path)
+        if seq_length is None:
+            seq_length = spec.sequence_length or min(128, spec.config.max_position_embeddings)
+    return spm_model, seq_length

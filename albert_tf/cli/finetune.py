@@ -9,7 +9,10 @@ TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "
 
 
 def add_parser(subparsers) -> None:
-    from albert_tf.cli.shared_arguments import add_distribution_arguments, add_table_columns_arguments
+    from albert_tf.cli.shared_arguments import HelpFormatter
+
+    from albert_tf.cli.shared_arguments import (add_distribution_arguments, add_table_columns_arguments,
+                                                non_negative_float)
 
     parser = subparsers.add_parser(
         "finetune",
@@ -26,11 +29,14 @@ def add_parser(subparsers) -> None:
             "dev_matched.tsv, dev_mismatched.tsv); SQuAD train-v1.1.json/dev-v1.1.json (or -v2.0); RACE "
             "train|dev|test/{high,middle}/*.txt; csv/tsv train|dev[|test].csv or .tsv with a header."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--task", required=True, choices=TASKS)
+    parser.add_argument("--task", required=True, choices=TASKS,
+                        help="GLUE task, squad1/squad2 (SQuAD v1.1/v2.0), race, or csv/tsv for your own "
+                             "classification data")
     parser.add_argument("--data-dir", required=True, help="the task's data folder")
-    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--output-dir", required=True,
+                        help="run folder (model/, last/, eval_results.json, logs); rerunning into it resumes")
     parser.add_argument("--spm-model", default=None,
                         help="SentencePiece model of the vocabulary; only needed with --config or a .keras "
                              "--init (a preset carries its own)")
@@ -39,11 +45,13 @@ def add_parser(subparsers) -> None:
                        help="a preset folder (from albert pretrain, finetune or convert), or a .keras backbone "
                             "or pretrainer")
     start.add_argument("--config", default=None, help="preset name (tiny, base, ...) or config JSON, from scratch")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3, help="passes over the training set")
     parser.add_argument("--learning-rate", type=float, default=2e-5, help="peak AdamW learning rate")
-    parser.add_argument("--warmup-proportion", type=float, default=0.1)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--dropout", type=float, default=0.1, help="dropout before the task head")
+    parser.add_argument("--warmup-proportion", type=float, default=0.1,
+                        help="fraction of the training steps with a linear learning-rate warm-up")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=0.01,
+                        help="AdamW weight decay rate (>= 0; not applied to LayerNorm and bias weights)")
+    parser.add_argument("--dropout", type=float, default=0.1, help="dropout before the task head, in [0, 1)")
     parser.add_argument("--batch-size", type=int, default=32, help="global training batch")
     parser.add_argument("--eval-batch-size", type=int, default=None, help="default: --batch-size")
     parser.add_argument("--max-seq-length", type=int, default=None,
@@ -68,7 +76,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="recompute the encoder's transformer-layer activations in the backward pass: less "
                              "memory, about one more encoder forward pass per step (needs no dropout in the "
                              "transformer layers)")
-    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--seed", type=int, default=12345,
+                        help="random seed of the head's initialization, dropout and data order")
     parser.add_argument("--seeds", type=int, default=1,
                         help="N runs with seeds SEED..SEED+N-1 in OUTPUT_DIR/seed-<seed>/, and "
                              "seeds_summary.json (mean, std, min, max of every dev metric)")
@@ -92,8 +101,12 @@ def labels_argument(value: str | None) -> tuple[str, ...] | None:
                              "labels comma-separated)") from None
         if not labels:
             raise ValueError(f"--labels file {value} holds no labels; write one label per line.")
-        return labels
-    return parse_labels(value)
+    else:
+        labels = parse_labels(value)
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ValueError(f"--labels names {', '.join(repeated)} more than once; give each label once.")
+    return labels
 
 
 def print_scores(metrics: dict, role: str = "") -> None:
@@ -109,11 +122,11 @@ def run(args: argparse.Namespace) -> int:
     from albert_tf.finetuning import FinetuneSettings, run_finetuning
     from albert_tf.finetuning.runner import MODEL_PRESET, RESULTS_FILE
     from albert_tf.training.trainer import SEEDS_SUMMARY_FILE
-    from albert_tf.presets import load_config
+    from albert_tf.cli.shared_arguments import load_config_argument
     from albert_tf.training.strategy import split_cpu
 
     split_cpu(args.cpu_devices)
-    config = load_config(args.config) if args.config is not None else None
+    config = load_config_argument(args.config) if args.config is not None else None
     labels = labels_argument(args.labels)
     settings = FinetuneSettings(
         task=args.task, data_dir=args.data_dir, output_dir=args.output_dir, spm_model=args.spm_model,

@@ -8,6 +8,8 @@ READ_BATCH = 256  # rows read and answered per step; `--batch-size` is the model
 
 
 def add_parser(subparsers) -> None:
+    from albert_tf.cli.shared_arguments import HelpFormatter
+
     parser = subparsers.add_parser(
         "predict",
         help="classify text or answer questions with a preset (labels, probabilities, spans)",
@@ -19,19 +21,20 @@ def add_parser(subparsers) -> None:
             "text_a and text_b, alternate), or --input FILE with one row per line, fields separated by a tab "
             "(text | text_a<TAB>text_b | question<TAB>context | context<TAB>choice_1<TAB>...)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("preset", help="the preset folder (e.g. runs/sst2/model)")
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts (pair models: A B A B ...)")
     parser.add_argument("--input", default=None, help="UTF-8 file, one row per line, fields tab-separated")
     parser.add_argument("--output", default=None, help="JSON Lines file to write (default: standard output)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32, help="inputs per model call")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar for --input")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import logging
     import sys
 
     from tqdm.auto import tqdm
@@ -58,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
         rows = [tuple(args.texts[index:index + width]) for index in range(0, len(args.texts), width)]
         where = "TEXT"
     check_rows(model, rows, where)
+    truncated, length = _count_truncated(model, rows)
+    if truncated:
+        logging.getLogger("albert_tf.cli").warning(
+            "%d of %d inputs are longer than the model's %d tokens and were truncated to %d tokens",
+            truncated, len(rows), length, length)
     lines = []
     progress = tqdm(total=len(rows), unit="row", disable=args.no_progress or len(rows) < READ_BATCH,
                     desc="predict", file=sys.stderr)
@@ -96,3 +104,18 @@ def _read_rows(path: str) -> list[tuple[str, ...]]:
     if not rows:
         raise ValueError(f"--input {file} holds no text.")
     return rows
+
+
+def _count_truncated(model, rows: list[tuple[str, ...]]) -> tuple[int, int]:
+    """How many rows a classifier cuts to its sequence length, and that length (span QA reads long contexts
+    in windows, so nothing is lost there; (0, 0) for models without a text preprocessor)."""
+    from albert_tf.tasks import AlbertClassifier, AlbertTokenClassifier
+
+    preprocessor = getattr(model, "preprocessor", None)
+    tokenizer = getattr(getattr(preprocessor, "tokenizer", None), "python_tokenizer", None)
+    if not isinstance(model, (AlbertClassifier, AlbertTokenClassifier)) or tokenizer is None:
+        return 0, 0
+    length = int(preprocessor.sequence_length)
+    # [CLS] A [SEP] (B [SEP]): one special token per field plus [CLS].
+    count = sum(1 for row in rows if 1 + sum(len(tokenizer.encode(text)) + 1 for text in row) > length)
+    return count, length

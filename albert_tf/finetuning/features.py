@@ -52,14 +52,15 @@ class ChoiceExample:
 
 
 def encode_text_examples(
-    examples: Sequence[TextExample], tokenizer: AlbertTokenizer, max_seq_length: int, description: str = "features"
+    examples: Sequence[TextExample], tokenizer: AlbertTokenizer, max_seq_length: int, description: str = "features",
+    progress: bool = True,
 ) -> dict[str, np.ndarray]:
     """`[CLS] A [SEP] (B [SEP])` inputs for every example: int32 arrays `[N, max_seq_length]`.
 
     Too-long pairs are truncated from the end, longer segment first (as the original).
     """
     rows = {name: np.zeros((len(examples), max_seq_length), np.int32) for name in INPUT_NAMES}
-    for row, example in enumerate(tqdm(examples, desc=description, unit="ex", leave=False)):
+    for row, example in enumerate(tqdm(examples, desc=description, unit="ex", leave=False, disable=not progress)):
         packed = tokenizer.encode_pair(example.text_a, example.text_b, max_seq_length)
         for name in INPUT_NAMES:
             rows[name][row] = packed[name]
@@ -88,6 +89,7 @@ def encode_choice_examples(
     max_seq_length: int,
     max_qa_length: int = 128,
     description: str = "features",
+    progress: bool = True,
 ) -> dict[str, np.ndarray]:
     """`[CLS] context [SEP] question+option [SEP]` per option: int32 arrays `[N, num_choices, max_seq_length]`.
 
@@ -96,7 +98,7 @@ def encode_choice_examples(
     """
     num_choices = len(examples[0].options) if examples else 0
     rows = {name: np.zeros((len(examples), num_choices, max_seq_length), np.int32) for name in INPUT_NAMES}
-    for row, example in enumerate(tqdm(examples, desc=description, unit="ex", leave=False)):
+    for row, example in enumerate(tqdm(examples, desc=description, unit="ex", leave=False, disable=not progress)):
         if len(example.options) != num_choices:
             raise ValueError(f"{example.guid}: {len(example.options)} options, but the first example has "
                              f"{num_choices}; every example needs the same number of options.")

@@ -119,6 +119,7 @@ def create_squad_features(
     max_query_length: int = 64,
     is_training: bool = False,
     description: str = "features",
+    progress: bool = True,
 ) -> SquadFeatures:
     """Windows of `[CLS] question [SEP] context-window [SEP]` for every example.
 
@@ -135,7 +136,8 @@ def create_squad_features(
                          f"--max-query-length {max_query_length}; raise it above {max_query_length + 4}.")
     shim = _TokenizerShim(tokenizer)
     features, unaligned = [], []
-    for example_index, example in enumerate(tqdm(examples, desc=description, unit="q", leave=False)):
+    bar = tqdm(examples, desc=description, unit="q", leave=False, disable=not progress)
+    for example_index, example in enumerate(bar):
         produced: list[Any] = []
         # One call per example: the library numbers features per call and, in
         # training mode, does not record their example.

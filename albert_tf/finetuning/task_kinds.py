@@ -125,7 +125,8 @@ class ClassificationKind(TaskKind):
             self.csv.read(data_dir, "dev", self.label_list)
         examples = self._cap_train(examples)
         self.num_train_examples = len(examples)
-        inputs = encode_text_examples(examples, self.tokenizer, self.max_seq_length, "train features")
+        inputs = encode_text_examples(examples, self.tokenizer, self.max_seq_length, "train features",
+                                      progress=self.settings.progress)
         return inputs, encode_labels(examples, self.label_list)
 
     @property
@@ -160,7 +161,8 @@ class ClassificationKind(TaskKind):
 
     def _scores(self, model: keras.Model, examples: list[TextExample], description: str) -> np.ndarray:
         inputs = self._cached(description, lambda: encode_text_examples(examples, self.tokenizer,
-                                                                        self.max_seq_length, description))
+                                                                        self.max_seq_length, description,
+                                                                        progress=self.settings.progress))
         logits = self._predict(model, inputs)
         return logits[:, 0] if self.label_list is None else np.argmax(logits, axis=-1)
 
@@ -219,7 +221,7 @@ class SpanKind(TaskKind):
     def _features(self, examples: list, is_training: bool, description: str) -> squad.SquadFeatures:
         s = self.settings
         return squad.create_squad_features(examples, self.tokenizer, self.max_seq_length, s.doc_stride,
-                                           s.max_query_length, is_training, description)
+                                           s.max_query_length, is_training, description, progress=s.progress)
 
     def load_train(self) -> tuple[Arrays, dict[str, np.ndarray]]:
         data = squad.read_squad(self._path("train"), is_training=True, version_2=self.version_2)
@@ -298,7 +300,8 @@ class ChoiceKind(TaskKind):
 
     def _encode(self, examples: list, description: str) -> tuple[Arrays, np.ndarray]:
         inputs = encode_choice_examples(examples, self.tokenizer, self.max_seq_length,
-                                        self.settings.max_qa_length, description)
+                                        self.settings.max_qa_length, description,
+                                        progress=self.settings.progress)
         return inputs, np.asarray([example.label for example in examples], np.int32)
 
     def load_train(self) -> tuple[Arrays, np.ndarray]:
