@@ -113,3 +113,14 @@ def test_bad_inputs_are_one_line_errors(workspace, capsys, case, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("albert distill: error: ") and message in err[-1], err
     assert not out.exists()
+
+
+def test_dropout_outside_zero_to_one_is_named(tmp_path):
+    """Fine-tuning and distillation share the check (trainer.check_common_settings), before any data is read."""
+    from albert_tf.distillation.runner import DistillSettings
+    from albert_tf.presets import load_config
+
+    for dropout in (1.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match=r"--dropout must be in \[0, 1\)"):
+            DistillSettings(task="sst2", data_dir=str(tmp_path), output_dir=str(tmp_path / "out"),
+                            teacher=str(tmp_path / "teacher"), student_config=load_config("tiny"), dropout=dropout)

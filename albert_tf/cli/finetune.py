@@ -9,10 +9,8 @@ TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "
 
 
 def add_parser(subparsers) -> None:
-    from albert_tf.cli.shared_arguments import HelpFormatter
-
-    from albert_tf.cli.shared_arguments import (add_distribution_arguments, add_table_columns_arguments,
-                                                non_negative_float)
+    from albert_tf.cli.shared_arguments import (HelpFormatter, add_distribution_arguments,
+                                                add_table_columns_arguments, non_negative_float)
 
     parser = subparsers.add_parser(
         "finetune",

@@ -6,9 +6,8 @@ import argparse
 
 
 def add_parser(subparsers) -> None:
-    from albert_tf.cli.shared_arguments import HelpFormatter
-
-    from albert_tf.cli.shared_arguments import add_distribution_arguments, non_negative_float, non_negative_int
+    from albert_tf.cli.shared_arguments import (HelpFormatter, add_distribution_arguments, non_negative_float,
+                                               non_negative_int)
 
     parser = subparsers.add_parser(
         "pretrain",

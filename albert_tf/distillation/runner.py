@@ -142,8 +142,6 @@ class DistillSettings:
     overwrite: bool = False
 
     def __post_init__(self):
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"--dropout must be in [0, 1) (the fraction of units dropped). Received: {self.dropout}")
         if self.task not in DISTILL_TASK_NAMES:
             known = "a span-QA or multiple-choice task" if self.task in TASK_NAMES else "not a known task"
             raise ValueError(f"--task {self.task} is {known}; distillation supports only the classification/"

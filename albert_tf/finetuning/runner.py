@@ -131,8 +131,6 @@ class FinetuneSettings:
                 raise ValueError(f"`{name}` must be >= 1 or None. Received: {name}={value}")
         if isinstance(self.max_seq_length, int) and self.max_seq_length < 3:
             raise ValueError(f"--max-seq-length must be >= 3 ([CLS] text [SEP]). Received: {self.max_seq_length}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"--dropout must be in [0, 1) (the fraction of units dropped). Received: {self.dropout}")
         trainer.check_common_settings(self)
 
 

@@ -517,7 +517,9 @@ def run_seeds(settings: Any, run_one: Callable[[Any], dict[str, Any]]) -> dict[s
 
 # ------------------------------------------------------- shared run plumbing
 def check_common_settings(settings: Any) -> None:
-    """Checks the fields fine-tuning and distillation share (learning rate, warm-up, dtype)."""
+    """Checks the fields fine-tuning and distillation share (learning rate, warm-up, dropout, dtype)."""
+    if not 0.0 <= settings.dropout < 1.0:
+        raise ValueError(f"--dropout must be in [0, 1) (the fraction of units dropped). Received: {settings.dropout}")
     if not 0.0 <= settings.warmup_proportion <= 1.0:
         raise ValueError(f"`warmup_proportion` must be in [0, 1]. Received: {settings.warmup_proportion}")
     if settings.learning_rate <= 0:
