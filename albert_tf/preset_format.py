@@ -9,6 +9,11 @@ PRESET/
   assets/tokenizer/spiece.model   the SentencePiece model
 ```
 
+`config.json`'s `files` section records each other file's size and SHA-256 as written
+(`{"backbone.weights.h5": {"size": ..., "sha256": ...}, ...}`): HDF5 keeps no checksums, so
+flipped bytes in a weight's values would otherwise load silently. Each file is checked when
+it is loaded (not by `read_preset`); presets written before the record load unchecked.
+
 Written aside and renamed into place (`io_utils.staged_directory`), so a
 reader sees a complete preset or none. This module knows files, not model
 classes: the models' `from_preset` / `save_to_preset` call it, and
@@ -20,10 +25,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import hashlib
 import json
+import logging
 import os
 import pathlib
-import traceback
+import re
 from typing import Any, Callable, Iterator
 
 import h5py
@@ -41,6 +48,11 @@ TOKENIZER_DIR = pathlib.Path("assets") / "tokenizer"
 TOKENIZER_FILE = TOKENIZER_DIR / SPM_ASSET
 KINDS = ("backbone", "pretrainer", "classifier", "span_qa", "multiple_choice", "token_classifier")
 TOKENIZER_OPTIONS = ("lower_case", "strip_accents", "split_digit_comma")
+FILES_KEY = "files"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_CHUNK_BYTES = 1 << 20
+
+logger = logging.getLogger(__name__)
 
 
 def _is_int_at_least(minimum: int) -> Callable[[Any], bool]:
@@ -81,6 +93,8 @@ class PresetSpec:
         tokenizer_options: `lower_case`, `strip_accents`, `split_digit_comma`.
         provenance: free-form record of how the model was made (data, steps, metrics).
         path: the folder it was read from (None before writing).
+        files: config.json's `files` record, path in the preset -> {"size", "sha256"} (None: a preset
+            written before the record, or not yet written; `write_preset` makes it).
     """
 
     kind: str
@@ -92,6 +106,7 @@ class PresetSpec:
     tokenizer_options: dict[str, bool] = dataclasses.field(default_factory=dict)
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
     path: pathlib.Path | None = None
+    files: dict[str, dict[str, Any]] | None = None
 
     @property
     def config(self) -> AlbertConfig:
@@ -108,8 +123,29 @@ class PresetSpec:
     def require_tokenizer(self, fix: str = "re-save it with its SentencePiece model (--spm-model)") -> pathlib.Path:
         """The tokenizer file, or a one-line error naming the preset and the fix."""
         if not self.has_tokenizer:
+            self.verify(TOKENIZER_FILE)  # recorded, then deleted: say so
             raise ValueError(f"Preset {self.path} has no tokenizer ({TOKENIZER_FILE} is missing); {fix}.")
         return self.tokenizer_path
+
+    def read_tokenizer(self, fix: str = "re-save it with its SentencePiece model (--spm-model)") -> bytes:
+        """The SentencePiece model's bytes, checked against the `files` record (one-line errors name the fix)."""
+        proto = self.require_tokenizer(fix).read_bytes()
+        self.verify(TOKENIZER_FILE, proto)
+        return proto
+
+    def recorded(self, name: str | os.PathLike) -> dict[str, Any] | None:
+        """The `files` record (size, SHA-256) of the preset file `name`, e.g. `BACKBONE_WEIGHTS` (None: none)."""
+        return (self.files or {}).get(pathlib.PurePath(name).as_posix())
+
+    def verify(self, name: str | os.PathLike, data: bytes | None = None) -> None:
+        """Checks the preset file `name` (or `data`, its bytes already read) against its `files` record.
+
+        Raises:
+            ChangedFileError: one line naming the file and the fix.
+        """
+        record = self.recorded(name)
+        if record is not None:
+            verify_file(self._require_path() / name, record, data)
 
     def _require_path(self) -> pathlib.Path:
         if self.path is None:
@@ -123,7 +159,7 @@ class PresetSpec:
         if self.sequence_length is not None:
             preprocessor = {"sequence_length": self.sequence_length, "text_pair": self.text_pair,
                             **self.tokenizer_options}
-        return {
+        values = {
             "format": PRESET_FORMAT,
             "task": self.kind,
             "backbone": self.backbone,
@@ -133,6 +169,9 @@ class PresetSpec:
             "provenance": self.provenance,
             "albert_tf_version": __version__,
         }
+        if self.files is not None:
+            values[FILES_KEY] = self.files
+        return values
 
 
 def is_preset(path: str | os.PathLike) -> bool:
@@ -191,6 +230,7 @@ def read_preset(path: str | os.PathLike) -> PresetSpec:
         tokenizer_options={name: bool(preprocessor[name]) for name in TOKENIZER_OPTIONS if name in preprocessor},
         provenance=dict(values.get("provenance") or {}),
         path=folder,
+        files=check_files_record(config_path, values.get(FILES_KEY)),
     )
     if not (folder / BACKBONE_WEIGHTS).is_file():
         raise ValueError(f"Preset {folder} has no {BACKBONE_WEIGHTS}; the folder is incomplete.")
@@ -261,9 +301,11 @@ def check_tokenizer_size(spec: PresetSpec) -> None:
     import sentencepiece as spm
 
     processor = spm.SentencePieceProcessor()
+    proto = spec.tokenizer_path.read_bytes()
     try:
-        processor.LoadFromSerializedProto(spec.tokenizer_path.read_bytes())
+        processor.LoadFromSerializedProto(proto)
     except (RuntimeError, OSError) as error:
+        spec.verify(TOKENIZER_FILE, proto)  # hashed only on failure: a changed file says so
         raise ValueError(f"{spec.tokenizer_path} is not a SentencePiece model: {error}") from None
     pieces, vocab_size = processor.get_piece_size(), spec.backbone.get("vocab_size")
     if vocab_size is None:
@@ -271,8 +313,74 @@ def check_tokenizer_size(spec: PresetSpec) -> None:
                          f"\"vocab_size\": {pieces} (the pieces of {TOKENIZER_FILE}, which the backbone was "
                          "trained with).")
     if pieces != vocab_size:
+        spec.verify(TOKENIZER_FILE, proto)
         raise ValueError(f"{spec.tokenizer_path} has {pieces} pieces but {spec.path / CONFIG_FILE} says vocab_size "
                          f"{vocab_size}; put the SentencePiece model the backbone was trained with in the preset.")
+
+
+def check_files_record(config_path: pathlib.Path, files: Any) -> dict[str, dict[str, Any]] | None:
+    """config.json's `files` section, checked: path in the preset -> {"size": bytes, "sha256": 64 hex digits}.
+
+    Returns:
+        The section, or None when config.json has none (a preset written before it: files are not checked).
+
+    Raises:
+        ValueError: one line naming config.json and the fix.
+    """
+    if files is None:
+        return None
+    fix = "save or export the preset again, or remove the \"files\" section to load it unchecked"
+    if not isinstance(files, dict):
+        raise ValueError(f"{config_path}: `files` must be a JSON object of path -> {{\"size\", \"sha256\"}}, not "
+                         f"{type(files).__name__}; {fix}.")
+    for name, record in files.items():
+        parts = pathlib.PurePosixPath(name).parts
+        if not parts or parts[0] == "/" or ".." in parts:
+            raise ValueError(f"{config_path}: files key {name!r} is not a path inside the preset; {fix}.")
+        if not (isinstance(record, dict) and _is_int_at_least(0)(record.get("size"))
+                and isinstance(record.get("sha256"), str) and _SHA256.fullmatch(record["sha256"])):
+            raise ValueError(f"{config_path}: files[{name!r}] must be {{\"size\": bytes, \"sha256\": 64 lowercase "
+                             f"hex digits}}, not {record!r}; {fix}.")
+    return files
+
+
+def file_record(path: pathlib.Path) -> dict[str, Any]:
+    """`{"size": bytes, "sha256": hex digest}` of the file at `path`, read in 1 MiB chunks."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"size": size, "sha256": digest.hexdigest()}
+
+
+class ChangedFileError(ValueError):
+    """A preset file whose size or SHA-256 differs from config.json's `files` record, or that is missing."""
+
+
+def verify_file(path: pathlib.Path, record: dict[str, Any] | None, data: bytes | None = None) -> None:
+    """Checks the preset file `path` (or `data`, its bytes already read) against its `files` record: size
+    (a stat), then SHA-256. No record (a preset written before it, or a file it does not list): no check.
+
+    Raises:
+        ChangedFileError: one line naming the file and the fix.
+    """
+    if record is None:
+        return
+    if data is None and not path.is_file():
+        raise _changed(path, f"it is missing, though {CONFIG_FILE} records it")
+    size = len(data) if data is not None else path.stat().st_size
+    if size != record["size"]:
+        raise _changed(path, f"{size} bytes, but {CONFIG_FILE} records {record['size']}")
+    digest = hashlib.sha256(data).hexdigest() if data is not None else file_record(path)["sha256"]
+    if digest != record["sha256"]:
+        raise _changed(path, f"its SHA-256 differs from the one {CONFIG_FILE} records")
+    logger.debug("%s matches its recorded size and SHA-256", path)
+
+
+def _changed(path: pathlib.Path, detail: str) -> ChangedFileError:
+    return ChangedFileError(f"{path} has changed or was damaged since the preset was written ({detail}); save or "
+                            "export the preset again, or restore the file.")
 
 
 def write_preset(path: str | os.PathLike, spec: PresetSpec, write_weights: Callable[[pathlib.Path], None],
@@ -281,7 +389,7 @@ def write_preset(path: str | os.PathLike, spec: PresetSpec, write_weights: Calla
 
     Args:
         path: the preset folder.
-        spec: what `config.json` records (`path` is ignored).
+        spec: what `config.json` records (`path` and `files` are ignored: the files written are recorded).
         write_weights: writes the weight files into the staging folder it is given.
         tokenizer_proto: the SentencePiece model bytes (None: a preset without tokenizer).
         overwrite: replace an existing preset (else an existing folder is refused).
@@ -299,6 +407,8 @@ def write_preset(path: str | os.PathLike, spec: PresetSpec, write_weights: Calla
         if tokenizer_proto is not None:
             (staging / TOKENIZER_DIR).mkdir(parents=True)
             (staging / TOKENIZER_FILE).write_bytes(tokenizer_proto)
+        record[FILES_KEY] = {file.relative_to(staging).as_posix(): file_record(file)
+                             for file in sorted(staging.rglob("*")) if file.is_file()}
         (staging / CONFIG_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", "utf-8")
     return target
 
@@ -318,53 +428,76 @@ def save_head_weights(model: Any, backbone: Any, path: str | os.PathLike) -> Non
             dataset.attrs["path"] = variable.path
 
 
-def load_head_weights(model: Any, backbone: Any, path: str | os.PathLike) -> None:
-    """Assigns the head's variables from `save_head_weights`' file, checking count and shapes."""
+def load_head_weights(model: Any, backbone: Any, spec: PresetSpec) -> None:
+    """Assigns the head's variables from the preset's `head.weights.h5` (`save_head_weights`' file), checking
+    the file against the `files` record, then the variables' count and shapes."""
+    path = spec._require_path() / HEAD_WEIGHTS
+    check_weights_file(path, spec.recorded(HEAD_WEIGHTS))
     variables = head_variables(model, backbone)
-    with reading_weights(path):
-        with h5py.File(path, "r") as store:
-            names = sorted(store.keys())
-            if len(names) != len(variables):
-                raise ValueError(f"{path} holds {len(names)} head variables but the {type(model).__name__} has "
-                                 f"{len(variables)}; the preset's head arguments do not match its weights.")
-            for name, variable in zip(names, variables):
-                value = store[name][()]
-                if tuple(value.shape) != tuple(variable.shape):
-                    raise ValueError(f"{path}: {store[name].attrs.get('path', name)} has shape {value.shape} but "
-                                     f"{variable.path} needs {tuple(variable.shape)}.")
-                variable.assign(value)
+    with h5py.File(path, "r") as store:
+        names = sorted(store.keys())
+        if len(names) != len(variables):
+            raise ValueError(f"{path} holds {len(names)} head variables but the {type(model).__name__} has "
+                             f"{len(variables)}; the preset's head arguments do not match its weights.")
+        for name, variable in zip(names, variables):
+            value = store[name][()]
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(f"{path}: {store[name].attrs.get('path', name)} has shape {value.shape} but "
+                                 f"{variable.path} needs {tuple(variable.shape)}.")
+            variable.assign(value)
 
 
 class UnreadableWeightsError(ValueError):
     """A preset's weights file that h5py cannot read (flipped bytes, truncated, no read permission)."""
 
 
-def _raised_in_h5py(error: BaseException) -> bool:
-    """Whether `error` was raised inside h5py (its Python or Cython code), not by our or Keras' checks."""
-    frames = traceback.extract_tb(error.__traceback__)
-    return bool(frames) and "h5py" in pathlib.PurePath(frames[-1].filename).parts
+def _not_readable(path: str | os.PathLike) -> UnreadableWeightsError:
+    return UnreadableWeightsError(f"{path} is not readable (permission denied); give your user read "
+                                  "permission on it (chmod u+r) or run as its owner.")
 
 
 @contextlib.contextmanager
 def reading_weights(path: str | os.PathLike) -> Iterator[None]:
-    """Turns any h5py / HDF5 failure while reading the weights file `path` into one `UnreadableWeightsError`
-    naming it (a `PermissionError` into one saying it is not readable). Other errors pass unchanged."""
+    """Turns any failure inside the block, which must only read the weights file `path` with h5py, into one
+    `UnreadableWeightsError` naming it: not readable for a `PermissionError`, else damaged."""
     try:
         yield
     except PermissionError:
-        raise UnreadableWeightsError(f"{path} is not readable (permission denied); give your user read "
-                                     "permission on it (chmod u+r) or run as its owner.") from None
+        raise _not_readable(path) from None
     except (OSError, RuntimeError, KeyError, ValueError) as error:
-        # HDF5 reports bad bytes as OSError or RuntimeError, and h5py some as KeyError or ValueError;
-        # a ValueError from elsewhere (our checks, Keras' shape checks) is a mismatch, not damage.
-        if isinstance(error, UnreadableWeightsError) or (isinstance(error, ValueError)
-                                                         and not _raised_in_h5py(error)):
-            raise
+        # HDF5 reports bad bytes as OSError or RuntimeError, and h5py some as KeyError or ValueError.
         # str() of a KeyError is its argument's repr, quotes and all.
         text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
         detail = first_line(text) or type(error).__name__
         raise UnreadableWeightsError(f"{path} is damaged ({detail}); export the preset again or restore it."
                                      ) from None
+
+
+def _read_all(name: str, item: h5py.Group | h5py.Dataset) -> None:
+    dict(item.attrs)
+    if isinstance(item, h5py.Dataset):
+        item[()]
+
+
+def check_weights_file(path: pathlib.Path, record: dict[str, Any] | None) -> None:
+    """Checks the weights file `path` before it is loaded: its size and SHA-256 against `record` (when the
+    preset has one) and that h5py opens it; without a record, h5py also reads every attribute and dataset.
+    Bad bytes fail here, so an error in the real load that follows is a mismatch between the file and the
+    model, not damage.
+
+    Raises:
+        ChangedFileError: the file differs from its record.
+        UnreadableWeightsError: the file is not readable, or h5py cannot read it (damaged).
+    """
+    try:
+        verify_file(path, record)
+    except PermissionError:
+        raise _not_readable(path) from None
+    with reading_weights(path):
+        with h5py.File(path, "r") as store:
+            if record is None:  # bytes that match their record are those written: no damage to find
+                dict(store.attrs)
+                store.visititems(_read_all)  # a callback that returns None visits every object
 
 
 # ---------------------------------------------------------------- whole models
@@ -420,11 +553,9 @@ def save_model_preset(path: str | os.PathLike, model: Any, backbone: Any, kind: 
 def load_backbone_weights(backbone: Any, spec: PresetSpec) -> None:
     """Loads the preset's `backbone.weights.h5` into `backbone` (built from `spec.config`)."""
     path = spec._require_path() / BACKBONE_WEIGHTS
+    check_weights_file(path, spec.recorded(BACKBONE_WEIGHTS))
     try:
-        with reading_weights(path):
-            backbone.load_weights(path)
-    except UnreadableWeightsError:
-        raise
+        backbone.load_weights(path)
     except ValueError as error:
         raise ValueError(f"{path} does not match {spec.path / CONFIG_FILE}: {error}") from None
 
@@ -432,11 +563,12 @@ def load_backbone_weights(backbone: Any, spec: PresetSpec) -> None:
 def make_preprocessor(spec: PresetSpec, sequence_length: int | None = None, text_pair: bool | None = None) -> Any:
     """The preset's `AlbertPreprocessor` (None when the preset has no tokenizer)."""
     if not spec.has_tokenizer:
+        spec.verify(TOKENIZER_FILE)  # recorded, then deleted: say so
         return None
     from albert_tf.graph_tokenizer import AlbertGraphTokenizer
     from albert_tf.preprocessor import AlbertPreprocessor
 
-    tokenizer = AlbertGraphTokenizer(spec.tokenizer_path.read_bytes(), **spec.tokenizer_options, name="tokenizer")
+    tokenizer = AlbertGraphTokenizer(spec.read_tokenizer(), **spec.tokenizer_options, name="tokenizer")
     max_positions = spec.config.max_position_embeddings
     # Default 128, never past the model's positions (as `save_model_preset` records it).
     length = sequence_length or spec.sequence_length or min(128, max_positions)

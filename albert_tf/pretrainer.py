@@ -216,7 +216,7 @@ class AlbertPretrainer(keras.Model):
         pretrainer = cls(AlbertBackbone.from_preset(preset), **{**spec.head, **kwargs} if spec.kind == "pretrainer"
                          else kwargs)
         if spec.kind == "pretrainer":
-            load_head_weights(pretrainer, pretrainer.backbone, spec.path / "head.weights.h5")
+            load_head_weights(pretrainer, pretrainer.backbone, spec)
         return pretrainer
 
     def save_to_preset(self, preset: str | os.PathLike, spm_model: str | os.PathLike | bytes | None = None,

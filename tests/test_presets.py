@@ -223,9 +223,17 @@ def _edit_config(preset: pathlib.Path, **changes) -> None:
     (preset / "config.json").write_text(json.dumps(config))
 
 
+def _without_tokenizer_record(preset: pathlib.Path) -> None:
+    """As a preset assembled by hand: config.json records no tokenizer (a recorded one that is missing or
+    changed is refused as damaged, tests/test_preset_checksums.py)."""
+    files = json.loads((preset / "config.json").read_text())["files"]
+    _edit_config(preset, files={name: record for name, record in files.items() if not name.startswith("assets/")})
+
+
 def test_preset_without_tokenizer(finetuned, workdir):
     preset = _copy(finetuned, workdir, "no_tokenizer")
     shutil.rmtree(preset / "assets")
+    _without_tokenizer_record(preset)
     one_line_error(albert("predict", preset, "text", check=False), str(preset), "no tokenizer", "spiece.model")
     one_line_error(albert("export", preset, "--output-dir", workdir / "x", check=False), "carries no tokenizer",
                    "--spm-model")
@@ -235,6 +243,7 @@ def test_tokenizer_size_differs_from_the_config(finetuned, workdir):
     preset = _copy(finetuned, workdir, "wrong_tokenizer")
     _train_small_spm(workdir / "small.model")
     shutil.copyfile(workdir / "small.model", preset / "assets" / "tokenizer" / "spiece.model")
+    _without_tokenizer_record(preset)
     one_line_error(albert("predict", preset, "text", check=False), "spiece.model", "40 pieces", "30000")
 
 

@@ -347,7 +347,7 @@ def _from_preset(path: str | os.PathLike) -> ConversionResult:
 
     spec = read_preset(path)
     loaded = load_preset(path)
-    proto = spec.tokenizer_path.read_bytes() if spec.has_tokenizer else None
+    proto = spec.read_tokenizer() if spec.has_tokenizer else None
     return ConversionResult(model=loaded, config=spec.config, kind=spec.kind, source=f"albert_tf preset {path}",
                             tokenizer_proto=proto, sequence_length=spec.sequence_length)
 

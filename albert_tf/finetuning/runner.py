@@ -276,10 +276,10 @@ def tokenizer_source(spm_model: str | None, preset: str | None,
             return stream.read(), True, True, True, spm_model
     if preset is not None and is_preset(preset):
         spec = read_preset(preset)
-        path = spec.require_tokenizer("pass --spm-model with the SentencePiece model it was trained with")
+        proto = spec.read_tokenizer("pass --spm-model with the SentencePiece model it was trained with")
         options = spec.tokenizer_options
-        return (path.read_bytes(), options.get("lower_case", True), options.get("strip_accents", True),
-                options.get("split_digit_comma", True), str(path))
+        return (proto, options.get("lower_case", True), options.get("strip_accents", True),
+                options.get("split_digit_comma", True), str(spec.tokenizer_path))
     where = "--config" if preset is None else f"{option} {preset} (not a preset folder)"
     raise ValueError(f"--spm-model is needed with {where}: name the SentencePiece model of the vocabulary.")
 

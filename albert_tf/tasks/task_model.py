@@ -166,7 +166,7 @@ class TaskModel(keras.Model):
             dtype: the backbone's dtype policy.
             **head_arguments: the head's constructor arguments.
         """
-        from albert_tf.preset_format import HEAD_WEIGHTS, load_head_weights, make_preprocessor, read_preset
+        from albert_tf.preset_format import load_head_weights, make_preprocessor, read_preset
 
         spec = read_preset(preset)
         backbone = AlbertBackbone.from_preset(preset, dtype=dtype)
@@ -178,7 +178,7 @@ class TaskModel(keras.Model):
             arguments["labels"] = spec.labels
         model = cls(backbone, preprocessor=preprocessor, **arguments)
         if load_head:
-            load_head_weights(model, backbone, spec.path / HEAD_WEIGHTS)
+            load_head_weights(model, backbone, spec)
         return model
 
     def save_to_preset(self, preset: str | os.PathLike, provenance: dict[str, Any] | None = None,
