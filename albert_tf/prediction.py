@@ -46,19 +46,34 @@ def check_rows(model: keras.Model, rows: Sequence[Row], where: str) -> None:
                              f"{expected}: {describe_row_format(model)}.")
 
 
-def predict_rows(model: keras.Model, rows: Sequence[Row], batch_size: int = 32) -> list[dict[str, Any]]:
-    """One answer dict per row (see the task models' `classify`, `answer`, `choose`, `tag`)."""
+def predict_rows(model: keras.Model, rows: Sequence[Row], batch_size: int = 32, *, return_token_counts: bool = False
+                 ) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], list[int | None]]:
+    """One answer dict per row (see the task models' `classify`, `answer`, `choose`, `tag`).
+
+    With `return_token_counts=True` it returns `(answers, token_counts)`: per
+    row, the tokens of its longest packed sequence before truncation, special
+    tokens included (for multiple choice, the longest `[CLS] context [SEP]
+    choice [SEP]`), from the tokenization that made the model's inputs; a row
+    was truncated when its count is above `model.preprocessor.sequence_length`.
+    Span QA reads long contexts in windows, so its rows are never cut: None.
+    """
     if not rows:
-        return []
+        return ([], []) if return_token_counts else []
+    counts: list[Any]
     if isinstance(model, AlbertSpanQA):
         questions, contexts = zip(*rows)
-        return model.answer(list(questions), list(contexts))
-    if isinstance(model, AlbertMultipleChoice):
-        return model.choose([row[0] for row in rows], [list(row[1:]) for row in rows], batch_size=batch_size)
-    if isinstance(model, AlbertTokenClassifier):
-        return [{"tokens": tags} for tags in model.tag([row[0] for row in rows], batch_size=batch_size)]
-    texts: Any = [row[0] for row in rows] if len(rows[0]) == 1 else ([r[0] for r in rows], [r[1] for r in rows])
-    return model.classify(texts, batch_size=batch_size)
+        answers, counts = model.answer(list(questions), list(contexts)), [None] * len(rows)
+    elif isinstance(model, AlbertMultipleChoice):
+        answers, counts = model.choose([row[0] for row in rows], [list(row[1:]) for row in rows],
+                                       batch_size=batch_size, return_token_counts=True)
+        counts = [max(per_choice) for per_choice in counts]
+    elif isinstance(model, AlbertTokenClassifier):
+        tags, counts = model.tag([row[0] for row in rows], batch_size=batch_size, return_token_counts=True)
+        answers = [{"tokens": tags_of_row} for tags_of_row in tags]
+    else:
+        texts: Any = [row[0] for row in rows] if len(rows[0]) == 1 else ([r[0] for r in rows], [r[1] for r in rows])
+        answers, counts = model.classify(texts, batch_size=batch_size, return_token_counts=True)
+    return (answers, counts) if return_token_counts else answers
 
 
 def batched(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:

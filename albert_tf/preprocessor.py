@@ -27,7 +27,9 @@ class AlbertPreprocessor(keras.layers.Layer):
     `(texts_a [B], texts_b [B])`, or, for multiple choice, `(contexts [B],
     choices [B, C])` which gives `[B, C, sequence_length]` inputs. With labels
     (`preprocessor(x, y)`) it returns `(inputs, y)`, so it maps over a
-    `tf.data.Dataset` of `(text, label)` elements.
+    `tf.data.Dataset` of `(text, label)` elements. `pack_with_counts(x)` also
+    gives each example's token count before truncation, from the same
+    tokenization (how `albert predict` tells which inputs were cut).
 
     Args:
         tokenizer: the in-graph tokenizer (its SentencePiece model is saved as an asset).
@@ -66,25 +68,43 @@ class AlbertPreprocessor(keras.layers.Layer):
         return self.tokenizer.vocab_size
 
     def call(self, x: Any, y: Any = None, sample_weight: Any = None) -> Any:
+        inputs, _ = self.pack_with_counts(x)
+        return keras.utils.pack_x_y_sample_weight(inputs, y, sample_weight)
+
+    def pack_with_counts(self, x: Any) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """The model inputs of `x` (what calling the layer gives) and each example's untruncated token count.
+
+        The counts come from the same tokenization as the inputs: the tokens
+        the packed sequence would hold without truncation, special tokens
+        included (`len(A) + 2` for `[CLS] A [SEP]`, `len(A) + len(B) + 3` for
+        `[CLS] A [SEP] B [SEP]`). An example was truncated exactly when its
+        count is above `sequence_length`.
+
+        Returns:
+            `(inputs, token_counts)`: int32 counts `[B]`, or `[B, C]` (one per
+            choice) for multiple-choice `(contexts [B], choices [B, C])`.
+        """
         texts = split_texts(x)
         if (len(texts) == 2) != self.text_pair:
             given = "a text pair" if len(texts) == 2 else "one text"
             expected = "text pairs (text_a, text_b)" if self.text_pair else "one text per example"
             raise ValueError(f"This model takes {expected}, but {given} per example was given.")
         if len(texts) == 2 and texts[1].shape.rank == 2:
-            inputs = self._pack_choices(texts[0], texts[1])
-        else:
-            ids = [self.tokenizer(text) for text in texts]
-            inputs = self.tokenizer.pack_inputs(*ids, max_seq_length=self.sequence_length)
-        return keras.utils.pack_x_y_sample_weight(inputs, y, sample_weight)
+            return self._pack_choices(texts[0], texts[1])
+        ids = [self.tokenizer(text) for text in texts]
+        inputs = self.tokenizer.pack_inputs(*ids, max_seq_length=self.sequence_length)
+        return inputs, _untruncated_counts(ids)
 
-    def _pack_choices(self, contexts: tf.Tensor, choices: tf.Tensor) -> dict[str, tf.Tensor]:
-        # [B] contexts x [B, C] choices -> every (context, choice) pair packed, [B, C, L].
+    def _pack_choices(self, contexts: tf.Tensor, choices: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        # [B] contexts x [B, C] choices -> every (context, choice) pair packed, [B, C, L]. Each context is
+        # tokenized once and its ids repeated for its C choices.
         num_choices = tf.shape(choices)[1]
-        repeated = tf.repeat(contexts, num_choices)
-        packed = self.tokenizer.pack_inputs(self.tokenizer(repeated), self.tokenizer(tf.reshape(choices, [-1])),
-                                            max_seq_length=self.sequence_length)
-        return {name: tf.reshape(value, [-1, num_choices, self.sequence_length]) for name, value in packed.items()}
+        context_ids = self.tokenizer(contexts)                                      # [B, (tokens)]
+        repeated = tf.repeat(tf.range(tf.shape(contexts, out_type=tf.int64)[0]), num_choices)
+        ids = [tf.gather(context_ids, repeated), self.tokenizer(tf.reshape(choices, [-1]))]  # [B * C, (tokens)]
+        packed = self.tokenizer.pack_inputs(*ids, max_seq_length=self.sequence_length)
+        inputs = {name: tf.reshape(value, [-1, num_choices, self.sequence_length]) for name, value in packed.items()}
+        return inputs, tf.reshape(_untruncated_counts(ids), [-1, num_choices])
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -100,6 +120,11 @@ class AlbertPreprocessor(keras.layers.Layer):
         config = dict(config)
         config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
         return cls(**config)
+
+
+def _untruncated_counts(ids: list[tf.RaggedTensor]) -> tf.Tensor:
+    """int32 `[B]`: `[CLS]`, then each segment's tokens and its `[SEP]`, before truncation."""
+    return 1 + tf.add_n([tf.cast(segment.row_lengths(), tf.int32) + 1 for segment in ids])
 
 
 def is_text(x: Any) -> bool:

@@ -61,19 +61,22 @@ def run(args: argparse.Namespace) -> int:
         rows = [tuple(args.texts[index:index + width]) for index in range(0, len(args.texts), width)]
         where = "TEXT"
     check_rows(model, rows, where)
-    truncated, length = _count_truncated(model, rows)
+    # Truncated rows are counted from the tokenization that feeds the model (no second pass over the text).
+    length = model.preprocessor.sequence_length
+    lines, truncated = [], 0
+    progress = tqdm(total=len(rows), unit="row", disable=args.no_progress or len(rows) < READ_BATCH,
+                    desc="predict", file=sys.stderr)
+    for batch in batched(rows, READ_BATCH):
+        answers, token_counts = predict_rows(model, batch, args.batch_size, return_token_counts=True)
+        truncated += sum(1 for count in token_counts if count is not None and count > length)
+        for row, answer in zip(batch, answers):
+            lines.append(json.dumps({"input": list(row), **answer}, ensure_ascii=False))
+        progress.update(len(batch))
+    progress.close()
     if truncated:
         logging.getLogger("albert_tf.cli").warning(
             "%d of %d inputs are longer than the model's %d tokens and were truncated to %d tokens",
             truncated, len(rows), length, length)
-    lines = []
-    progress = tqdm(total=len(rows), unit="row", disable=args.no_progress or len(rows) < READ_BATCH,
-                    desc="predict", file=sys.stderr)
-    for batch in batched(rows, READ_BATCH):
-        for row, answer in zip(batch, predict_rows(model, batch, args.batch_size)):
-            lines.append(json.dumps({"input": list(row), **answer}, ensure_ascii=False))
-        progress.update(len(batch))
-    progress.close()
     if args.output:
         atomic_write_text(args.output, "\n".join(lines) + "\n")
         print(f"{len(lines)} predictions written to {args.output}", file=sys.stderr)
@@ -105,17 +108,3 @@ def _read_rows(path: str) -> list[tuple[str, ...]]:
         raise ValueError(f"--input {file} holds no text.")
     return rows
 
-
-def _count_truncated(model, rows: list[tuple[str, ...]]) -> tuple[int, int]:
-    """How many rows a classifier cuts to its sequence length, and that length (span QA reads long contexts
-    in windows, so nothing is lost there; (0, 0) for models without a text preprocessor)."""
-    from albert_tf.tasks import AlbertClassifier, AlbertTokenClassifier
-
-    preprocessor = getattr(model, "preprocessor", None)
-    tokenizer = getattr(getattr(preprocessor, "tokenizer", None), "python_tokenizer", None)
-    if not isinstance(model, (AlbertClassifier, AlbertTokenClassifier)) or tokenizer is None:
-        return 0, 0
-    length = int(preprocessor.sequence_length)
-    # [CLS] A [SEP] (B [SEP]): one special token per field plus [CLS].
-    count = sum(1 for row in rows if 1 + sum(len(tokenizer.encode(text)) + 1 for text in row) > length)
-    return count, length

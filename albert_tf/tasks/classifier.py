@@ -59,23 +59,29 @@ class AlbertClassifier(TaskModel):
         """The class names: `labels`, else "0", "1", ..."""
         return list(self.labels) if self.labels else [str(index) for index in range(self._num_classes)]
 
-    def classify(self, texts: Any, batch_size: int | None = None, verbose: Any = 0) -> list[dict[str, Any]]:
+    def classify(self, texts: Any, batch_size: int | None = None, verbose: Any = 0, *,
+                 return_token_counts: bool = False) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], list[int]]:
         """Label, score and per-class probabilities (softmax of the logits) for each text.
 
         `texts`: strings, or a pair `(texts_a, texts_b)` for a text-pair model.
         A regression head (`num_classes=1`) gives `{"score": value}`.
+        With `return_token_counts=True` it returns `(results, token_counts)`:
+        each text's token count before truncation (special tokens included;
+        above `preprocessor.sequence_length` when the text was cut), from the
+        same tokenization as the model's inputs (see `predict_text`).
         """
-        logits = np.asarray(self.predict(texts, batch_size=batch_size, verbose=verbose), np.float64)
+        logits, token_counts = self._predict_for_answers(texts, batch_size, verbose, return_token_counts)
+        logits = np.asarray(logits, np.float64)
         if self._num_classes == 1:
-            return [{"score": float(value)} for value in logits[:, 0]]
-        probabilities = softmax(logits)
-        names = self.label_names
-        results = []
-        for row in probabilities:
-            best = int(np.argmax(row))
-            results.append({"label": names[best], "score": float(row[best]),
-                            "probabilities": {name: float(value) for name, value in zip(names, row)}})
-        return results
+            results = [{"score": float(value)} for value in logits[:, 0]]
+        else:
+            names = self.label_names
+            results = []
+            for row in softmax(logits):
+                best = int(np.argmax(row))
+                results.append({"label": names[best], "score": float(row[best]),
+                                "probabilities": {name: float(value) for name, value in zip(names, row)}})
+        return (results, token_counts.tolist()) if return_token_counts else results
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

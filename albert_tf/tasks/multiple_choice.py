@@ -85,15 +85,25 @@ class AlbertMultipleChoice(TaskModel):
     def num_label_names(self) -> int | None:
         return self._num_choices
 
-    def choose(self, contexts: Sequence[str], choices: Sequence[Sequence[str]],
-               batch_size: int | None = None) -> list[dict[str, Any]]:
-        """The best choice for each context (`choices[i]` holds `num_choices` strings), with probabilities."""
+    def choose(self, contexts: Sequence[str], choices: Sequence[Sequence[str]], batch_size: int | None = None, *,
+               return_token_counts: bool = False
+               ) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], list[list[int]]]:
+        """The best choice for each context (`choices[i]` holds `num_choices` strings), with probabilities.
+
+        With `return_token_counts=True` it returns `(results, token_counts)`:
+        per example, the untruncated token count of each `[CLS] context [SEP]
+        choice [SEP]` sequence (a list of `num_choices` ints; above
+        `preprocessor.sequence_length` where the pair was cut), from the
+        tokenization that made the model's inputs (see `predict_text`).
+        """
         from albert_tf.tasks.classifier import softmax
 
         if any(len(row) != self._num_choices for row in choices):
             raise ValueError(f"Every example needs exactly {self._num_choices} choices.")
-        logits = np.asarray(self.predict((list(contexts), [list(row) for row in choices]),
-                                         batch_size=batch_size, verbose=0), np.float64)
+        logits, token_counts = self._predict_for_answers((list(contexts), [list(row) for row in choices]),
+                                                         batch_size, 0, return_token_counts)
         names = list(self.labels) if self.labels else [str(index) for index in range(self._num_choices)]
-        return [{"choice": int(np.argmax(row)), "label": names[int(np.argmax(row))], "score": float(np.max(row)),
-                 "probabilities": dict(zip(names, map(float, row)))} for row in softmax(logits)]
+        results = [{"choice": int(np.argmax(row)), "label": names[int(np.argmax(row))], "score": float(np.max(row)),
+                    "probabilities": dict(zip(names, map(float, row)))}
+                   for row in softmax(np.asarray(logits, np.float64))]
+        return (results, token_counts.tolist()) if return_token_counts else results

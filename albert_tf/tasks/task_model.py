@@ -7,6 +7,7 @@ import os
 from typing import Any, Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from albert_tf.backbone import INPUT_NAMES, AlbertBackbone
@@ -108,6 +109,19 @@ class TaskModel(keras.Model):
         preprocessor = self.preprocessor
         if isinstance(x, tf.data.Dataset):
             return x.map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        features, _ = self.text_features(x)
+        elements = (features,) if y is None else (features, y) if sample_weight is None else (features, y, sample_weight)
+        dataset = tf.data.Dataset.from_tensor_slices(elements).batch(batch_size or DEFAULT_TEXT_BATCH)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def text_features(self, x: Any) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """The model inputs of raw strings `x`, and each example's untruncated token count.
+
+        See `AlbertPreprocessor.pack_with_counts`: the counts come from the
+        tokenization that made the inputs, so telling which examples were
+        truncated costs no second tokenization.
+        """
+        preprocessor = self.preprocessor
         texts = split_texts(x)
         if (len(texts) == 2) != preprocessor.text_pair:
             given = "a text pair" if len(texts) == 2 else "one text"
@@ -116,14 +130,38 @@ class TaskModel(keras.Model):
         # Tokenized eagerly, in chunks: the tokenizer's ops are vectorized, and
         # mapping it over a dataset would trace a new graph on every call.
         count = int(texts[0].shape[0])
-        chunks = [preprocessor(tuple(part[start:start + _TOKENIZE_CHUNK] for part in texts)
-                               if len(texts) == 2 else texts[0][start:start + _TOKENIZE_CHUNK])
+        chunks = [preprocessor.pack_with_counts(tuple(part[start:start + _TOKENIZE_CHUNK] for part in texts)
+                                                if len(texts) == 2 else texts[0][start:start + _TOKENIZE_CHUNK])
                   for start in range(0, count, _TOKENIZE_CHUNK)]
-        features = {name: tf.concat([chunk[name] for chunk in chunks], axis=0) for name in chunks[0]} if chunks \
-            else preprocessor(tuple(texts) if len(texts) == 2 else texts[0])
-        elements = (features,) if y is None else (features, y) if sample_weight is None else (features, y, sample_weight)
-        dataset = tf.data.Dataset.from_tensor_slices(elements).batch(batch_size or DEFAULT_TEXT_BATCH)
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        if not chunks:
+            return preprocessor.pack_with_counts(tuple(texts) if len(texts) == 2 else texts[0])
+        features = {name: tf.concat([inputs[name] for inputs, _ in chunks], axis=0) for name in chunks[0][0]}
+        return features, tf.concat([token_counts for _, token_counts in chunks], axis=0)
+
+    def predict_text(self, x: Any, batch_size: int | None = None, verbose: Any = 0) -> tuple[Any, np.ndarray]:
+        """`predict` on raw strings that also gives each example's untruncated token count.
+
+        Returns:
+            `(outputs, token_counts)`: the outputs `predict(x)` gives, and int32
+            `[B]` counts (`[B, C]` for multiple choice) from the same
+            tokenization; a count above the preprocessor's `sequence_length`
+            marks an example that was truncated.
+        """
+        if isinstance(x, tf.data.Dataset) or not self._takes_text(x):
+            raise ValueError(f"predict_text takes raw strings (a list, array or string tensor, or a pair of them). "
+                             f"Received: {type(x).__name__}")
+        features, token_counts = self.text_features(x)
+        dataset = tf.data.Dataset.from_tensor_slices(features).batch(batch_size or DEFAULT_TEXT_BATCH)
+        outputs = super().predict(dataset.prefetch(tf.data.AUTOTUNE), verbose=verbose)
+        return outputs, token_counts.numpy()
+
+    def _predict_for_answers(self, x: Any, batch_size: int | None, verbose: Any,
+                             count_tokens: bool) -> tuple[Any, np.ndarray | None]:
+        # `classify` / `tag` / `choose`: `predict_text` when the caller asked for
+        # token counts, else `predict` as before (which also takes token ids or a Dataset).
+        if count_tokens:
+            return self.predict_text(x, batch_size=batch_size, verbose=verbose)
+        return self.predict(x, batch_size=batch_size, verbose=verbose), None
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:

@@ -45,12 +45,21 @@ class AlbertTokenClassifier(TaskModel):
     def num_label_names(self) -> int | None:
         return self._num_labels
 
-    def tag(self, texts: Any, batch_size: int | None = None) -> list[list[dict[str, Any]]]:
-        """For each text, its SentencePiece pieces with the predicted label and its probability."""
+    def tag(self, texts: Any, batch_size: int | None = None, *, return_token_counts: bool = False
+            ) -> list[list[dict[str, Any]]] | tuple[list[list[dict[str, Any]]], list[int]]:
+        """For each text, its SentencePiece pieces with the predicted label and its probability.
+
+        With `return_token_counts=True` it returns `(results, token_counts)`:
+        each text's token count before truncation, special tokens included
+        (above `preprocessor.sequence_length` when pieces past the first
+        `sequence_length - 2` were cut, and are missing from its result), from
+        the tokenization that made the model's inputs (see `predict_text`).
+        """
         from albert_tf.tasks.classifier import softmax
 
         texts = [texts] if isinstance(texts, (str, bytes)) else list(texts)
-        logits = np.asarray(self.predict(texts, batch_size=batch_size, verbose=0), np.float64)
+        logits, token_counts = self._predict_for_answers(texts, batch_size, 0, return_token_counts)
+        logits = np.asarray(logits, np.float64)
         names = list(self.labels) if self.labels else [str(index) for index in range(self._num_labels)]
         tokenizer = self.preprocessor.tokenizer.python_tokenizer
         results = []
@@ -59,4 +68,4 @@ class AlbertTokenClassifier(TaskModel):
             # Position 0 is [CLS]: piece k sits at position k + 1.
             results.append([{"piece": piece, "label": names[int(np.argmax(row[k + 1]))],
                              "score": float(np.max(row[k + 1]))} for k, piece in enumerate(pieces)])
-        return results
+        return (results, token_counts.tolist()) if return_token_counts else results
