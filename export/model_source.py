@@ -2,7 +2,10 @@
 
 A preset (or a `.keras` task model with a preprocessor) carries all three, so
 `albert export` needs no `--spm-model` or `--labels` for it; an explicit
-value still wins (and is checked against the model).
+value still wins (and is checked against the model). A backbone or
+pretrainer preset loads as a bare `AlbertBackbone`, which carries no
+preprocessor: `preset_settings` reads its tokenizer and length from the
+preset folder instead.
 """
 
 from __future__ import annotations
@@ -12,6 +15,13 @@ import pathlib
 from typing import Sequence
 
 import keras
+
+from albert_tf.export.heads import MODEL_KINDS
+
+# The model kind each preset kind exports as (a pretrainer exports its backbone).
+EXPORTED_KIND = {"pretrainer": "backbone"}
+_MAKERS = {"classifier": "albert finetune or distill on a classification task",
+           "span_qa": "albert finetune --task squad1/squad2", "backbone": "any preset"}
 
 
 def check_spm_model(spm_model: str | os.PathLike | bytes | None) -> str | bytes:
@@ -55,3 +65,36 @@ def labels_of(model: keras.Model, labels: Sequence[str] | None) -> list[str] | N
         return [str(label) for label in labels]
     carried = getattr(model, "labels", None)
     return None if carried is None else [str(label) for label in carried]
+
+
+def preset_settings(path: str | os.PathLike, kind: str | None, spm_model: str | os.PathLike | bytes | None,
+                    seq_length: int | None) -> tuple[str | os.PathLike | bytes | None, int | None]:
+    """Checks `kind` against a preset folder's kind; returns the SentencePiece model and length to export with.
+
+    For a path that is not a preset, `spm_model` and `seq_length` unchanged. A
+    preset that exports as a bare backbone (kind backbone or pretrainer) gives
+    its own tokenizer and sequence length where they are None; task presets
+    carry theirs in the loaded model's preprocessor.
+
+    Raises:
+        ValueError: `kind` (`--task`) is not what the preset exports as, or the
+            preset's kind cannot be exported.
+    """
+    from albert_tf.preset_format import is_preset, read_preset
+
+    if not is_preset(path):
+        return spm_model, seq_length
+    spec = read_preset(path)
+    exported = EXPORTED_KIND.get(spec.kind, spec.kind)
+    if kind is not None and kind != exported:
+        fix = (f"Use --task {exported} (kind={exported!r}) or leave it out." if exported in MODEL_KINDS else
+               f"A {spec.kind} preset cannot be exported (export takes {', '.join(MODEL_KINDS)} models).")
+        raise ValueError(f"--task {kind} (kind={kind!r}): {path} is a {spec.kind} preset (it exports as {exported}); "
+                         f"--task {kind} needs a {kind} preset (from {_MAKERS.get(kind, 'albert finetune')}). {fix}")
+    if exported == "backbone":
+        if spm_model is None:
+            spm_model = spec.read_tokenizer("pass --spm-model path/to/spiece.model (the vocabulary the model was "
+                                            "trained with)")
+        if seq_length is None:
+            seq_length = spec.sequence_length or min(128, spec.config.max_position_embeddings)
+    return spm_model, seq_length

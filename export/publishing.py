@@ -24,7 +24,7 @@ import keras
 
 from albert_tf.io_utils import fault_point, load_keras_file, publish_directory
 from albert_tf.export.bundle import BundleResult, export_bundle
-from albert_tf.export.model_source import labels_of, sequence_length_of, spm_model_of
+from albert_tf.export.model_source import labels_of, preset_settings, sequence_length_of, spm_model_of
 from albert_tf.export.saved_model import export_saved_model, next_version
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,11 @@ _WORK_PREFIX = ".tmp-export-"
 
 @dataclasses.dataclass(frozen=True)
 class ExportRequest:
-    """What to export, and where (see `albert export --help`)."""
+    """What to export, and where (see `albert export --help`).
+
+    `kind` is `--task` (None: detected; a pretrainer preset exports as a backbone). `spm_model` and
+    `seq_length` default to the model's own: a preset's tokenizer and sequence length.
+    """
 
     model_path: str | os.PathLike
     output_dir: str | os.PathLike
@@ -68,7 +72,8 @@ class ExportResult:
 def load_model_for_export(path: str | os.PathLike) -> keras.Model:
     """The model in a preset folder or a `.keras` file (without its training optimizer).
 
-    A pretrainer preset exports as its backbone.
+    A pretrainer preset exports as its backbone (`export_model` takes its
+    tokenizer and length from the folder: `model_source.preset_settings`).
     """
     import albert_tf  # noqa: F401  (registers the layers and models for loading)
     from albert_tf.preset_format import is_preset
@@ -107,9 +112,12 @@ def export_model(request: ExportRequest) -> ExportResult:
     """Builds what `request` asks for in a work folder under `output_dir`, then renames it into place."""
     if not (request.saved_model or request.bundle):
         raise ValueError("--no-saved-model and --no-bundle together leave nothing to export.")
+    # Before loading: a preset of the wrong kind is refused without reading its weights.
+    spm_model, seq_length = preset_settings(request.model_path, request.kind, request.spm_model,
+                                            request.seq_length)
     model = load_model_for_export(request.model_path)
-    spm_bytes = spm_model_of(model, request.spm_model)
-    seq_length = sequence_length_of(model, request.seq_length)
+    spm_bytes = spm_model_of(model, spm_model)
+    seq_length = sequence_length_of(model, seq_length)
     labels = labels_of(model, request.labels)
     output = pathlib.Path(request.output_dir)
     if output.exists() and not output.is_dir():

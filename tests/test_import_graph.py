@@ -11,14 +11,16 @@ import ast
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = ("albert_tf", "export")
+# folder -> the package it installs as (setup.cfg's package_dir: export/ is albert_tf.export, and every
+# import spells it so; named `export` here, no import would ever reach it).
+PACKAGES = {"albert_tf": "albert_tf", "export": "albert_tf.export"}
 
 
 def _modules() -> dict[str, pathlib.Path]:
     modules = {}
-    for package in PACKAGES:
-        for path in (ROOT / package).rglob("*.py"):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    for folder, package in PACKAGES.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            parts = [package, *path.relative_to(ROOT / folder).with_suffix("").parts]
             if parts[-1] == "__init__":
                 parts.pop()
             modules[".".join(parts)] = path
@@ -91,6 +93,7 @@ def test_import_graph_sees_top_level_and_lazy_imports():
     graph = import_graph()
     assert "albert_tf.backbone" in graph["albert_tf"]  # `from albert_tf.backbone import ...` at top
     assert "albert_tf.distillation" in graph["albert_tf"]  # inside `__getattr__`
+    assert "albert_tf.export.heads" in graph["albert_tf.export.bundle"]  # export/ as installed
     assert len(graph) > 50
 
 

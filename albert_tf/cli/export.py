@@ -72,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
         labels = [label.strip() for label in args.labels.split(",")]
     elif args.labels_file:
         labels = _read_labels_file(pathlib.Path(args.labels_file))
-    spm_model, seq_length = _check_preset_kind(model_path, args.task, args.spm_model, args.seq_length)
     texts = None
     if args.representative_data:
         texts = read_texts(args.representative_data, args.representative_samples)
@@ -80,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--quantize int8 needs --representative-data (a text file or a GLUE .tsv of real "
                          "sentences, e.g. SST-2 dev.tsv).")
     request = ExportRequest(
-        model_path=model_path, output_dir=args.output_dir, spm_model=spm_model, kind=args.task,
-        seq_length=seq_length, quantizations=tuple(args.quantize), labels=labels, representative_texts=texts,
+        model_path=model_path, output_dir=args.output_dir, spm_model=args.spm_model, kind=args.task,
+        seq_length=args.seq_length, quantizations=tuple(args.quantize), labels=labels, representative_texts=texts,
         text_model=args.text_model, version=args.version, saved_model=not args.no_saved_model,
         bundle=not args.no_bundle, overwrite=args.overwrite,
     )
@@ -113,30 +112,3 @@ def _read_labels_file(path) -> list[str]:
                          "convert it to UTF-8.") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
 
-
-# The model kind each preset kind exports as (a pretrainer exports its backbone).
-_EXPORTED_KIND = {"pretrainer": "backbone"}
-
-
-def _check_preset_kind(model_path: str, task: str | None, spm_model: str | None,
-                       seq_length: int | None) -> tuple[str | None, int | None]:
-    """Refuses a --task the preset cannot export as, naming the preset's kind; returns the SentencePiece
-    model and sequence length to use (a pretrainer preset's own: it exports as a bare backbone)."""
-    from albert_tf.preset_format import is_preset, read_preset
-
-    if not is_preset(model_path):
-        return spm_model, seq_length
-    spec = read_preset(model_path)
-    exported = _EXPORTED_KIND.get(spec.kind, spec.kind)
-    if task is not None and task != exported:
-        makers = {"classifier": "albert finetune or distill on a classification task",
-                  "span_qa": "albert finetune --task squad1/squad2", "backbone": "any preset"}
-        raise ValueError(f"--task {task}: {model_path} is a {spec.kind} preset (it exports as {exported}); "
-                         f"--task {task} needs a {task} preset (from {makers.get(task, 'albert finetune')}). "
-                         f"Use --task {exported} or leave --task out.")
-    if spec.kind == "pretrainer":
-        if spm_model is None and spec.has_tokenizer:
-            spm_model = str(spec.tokenizer_path)
-        if seq_length is None:
-            seq_length = spec.sequence_length or min(128, spec.config.max_position_embeddings)
-    return spm_model, seq_length
