@@ -7,6 +7,9 @@ import argparse
 
 def add_parser(subparsers) -> None:
     from albert_tf.data.create_pretraining_data import SENTENCE_TASKS, PretrainingDataConfig
+    from albert_tf.cli.shared_arguments import fraction, non_negative_int, number_in, positive_int
+
+    probability = number_in(0, 1, low_open=True, high_open=True)
 
     defaults = PretrainingDataConfig()
     parser = subparsers.add_parser(
@@ -26,29 +29,29 @@ def add_parser(subparsers) -> None:
                         help="input files or glob patterns (quote globs)")
     parser.add_argument("--spm-model", required=True, help="SentencePiece model (e.g. from `albert train-spm`)")
     parser.add_argument("--output-dir", required=True, help="directory for the record shards")
-    parser.add_argument("--max-seq-length", type=int, default=defaults.max_seq_length,
+    parser.add_argument("--max-seq-length", type=positive_int, default=defaults.max_seq_length,
                         help="tokens per example, [CLS] and [SEP]s included")
-    parser.add_argument("--max-predictions-per-seq", type=int, default=defaults.max_predictions_per_seq,
+    parser.add_argument("--max-predictions-per-seq", type=positive_int, default=defaults.max_predictions_per_seq,
                         help="most masked tokens predicted per example")
-    parser.add_argument("--masked-lm-prob", type=float, default=defaults.masked_lm_prob,
+    parser.add_argument("--masked-lm-prob", type=probability, default=defaults.masked_lm_prob,
                         help="fraction of tokens masked")
-    parser.add_argument("--max-ngram", type=int, default=defaults.max_ngram, help="longest masked n-gram, in words")
-    parser.add_argument("--short-seq-prob", type=float, default=defaults.short_seq_prob,
+    parser.add_argument("--max-ngram", type=positive_int, default=defaults.max_ngram, help="longest masked n-gram, in words")
+    parser.add_argument("--short-seq-prob", type=fraction, default=defaults.short_seq_prob,
                         help="fraction of examples made shorter than --max-seq-length, as in the original recipe")
-    parser.add_argument("--dupe-factor", type=int, default=defaults.dupe_factor,
+    parser.add_argument("--dupe-factor", type=positive_int, default=defaults.dupe_factor,
                         help="passes over the data, each with different masks")
-    parser.add_argument("--documents-per-shard", type=int, default=defaults.documents_per_shard,
+    parser.add_argument("--documents-per-shard", type=positive_int, default=defaults.documents_per_shard,
                         help="documents per work unit and output file")
-    parser.add_argument("--seed", type=int, default=defaults.seed,
+    parser.add_argument("--seed", type=non_negative_int, default=defaults.seed,
                         help="random seed; the same seed and inputs give byte-identical files")
     parser.add_argument("--sentence-task", choices=SENTENCE_TASKS, default=defaults.sentence_task,
                         help="sop: ALBERT's sentence order; nsp: BERT's next sentence, negatives from another "
                              "document of the same --documents-per-shard block (for ablations)")
-    parser.add_argument("--num-workers", type=int, default=1,
+    parser.add_argument("--num-workers", type=positive_int, default=1,
                         help="processes on this machine: this one and N-1 worker processes that do not load "
                              "TensorFlow (output is the same bytes for any N)")
-    parser.add_argument("--num-shards", type=int, default=1, help="jobs sharing the work (cluster job array)")
-    parser.add_argument("--shard-index", type=int, default=0, help="this job's index in [0, num-shards)")
+    parser.add_argument("--num-shards", type=positive_int, default=1, help="jobs sharing the work (cluster job array)")
+    parser.add_argument("--shard-index", type=non_negative_int, default=0, help="this job's index in [0, num-shards)")
     parser.add_argument("--skip-invalid-utf8", action="store_true",
                         help="skip and count lines that are not UTF-8 instead of stopping")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

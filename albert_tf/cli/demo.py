@@ -13,7 +13,7 @@ def _learning_rates(text: str) -> tuple[float, ...]:
 
 
 def add_parser(subparsers) -> None:
-    from albert_tf.cli.shared_arguments import HelpFormatter
+    from albert_tf.cli.shared_arguments import HelpFormatter, non_negative_int, positive_float, positive_int
 
     parser = subparsers.add_parser(
         "demo",
@@ -42,28 +42,28 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--glue-dir", default=None,
                         help="a GLUE task folder to fine-tune on instead of the sentiment sentences, e.g. glue/SST-2")
     parser.add_argument("--glue-task", default="sst2", help="the GLUE task of --glue-dir")
-    parser.add_argument("--max-documents", type=int, default=None, help="read at most this many documents")
-    parser.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece vocabulary size")
-    parser.add_argument("--seq-length", type=int, default=128, help="tokens per pretraining sequence")
-    parser.add_argument("--dupe-factor", type=int, default=5,
+    parser.add_argument("--max-documents", type=positive_int, default=None, help="read at most this many documents")
+    parser.add_argument("--vocab-size", type=positive_int, default=8000, help="SentencePiece vocabulary size")
+    parser.add_argument("--seq-length", type=positive_int, default=128, help="tokens per pretraining sequence")
+    parser.add_argument("--dupe-factor", type=positive_int, default=5,
                         help="passes over the corpus when writing records, each with different masks")
-    parser.add_argument("--train-steps", type=int, default=2000, help="pretraining steps")
-    parser.add_argument("--steps-per-checkpoint", type=int, default=200,
+    parser.add_argument("--train-steps", type=positive_int, default=2000, help="pretraining steps")
+    parser.add_argument("--steps-per-checkpoint", type=positive_int, default=200,
                         help="pretraining steps between checkpoints (how much a killed run can lose)")
-    parser.add_argument("--batch-size", type=int, default=32, help="pretraining batch")
-    parser.add_argument("--learning-rate", type=float, default=0.005, help="pretraining peak learning rate")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="pretraining batch")
+    parser.add_argument("--learning-rate", type=positive_float, default=0.005, help="pretraining peak learning rate")
     parser.add_argument("--pretraining-dtype", default="auto",
                         choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
                         help="auto: mixed_bfloat16 on a CPU with native bfloat16 (measured 1.4x faster, same curves), "
                              "else float32")
     parser.add_argument("--finetune-learning-rates", type=_learning_rates, default=(3e-4, 1e-3),
                         help="comma-separated grid; the best on dev is kept")
-    parser.add_argument("--finetune-epochs", type=int, default=2, help="fine-tuning passes over the training set")
-    parser.add_argument("--finetune-batch-size", type=int, default=32, help="fine-tuning batch")
-    parser.add_argument("--finetune-examples", type=int, default=None, help="use only the first N training rows")
-    parser.add_argument("--export-seq-length", type=int, default=64,
+    parser.add_argument("--finetune-epochs", type=positive_int, default=2, help="fine-tuning passes over the training set")
+    parser.add_argument("--finetune-batch-size", type=positive_int, default=32, help="fine-tuning batch")
+    parser.add_argument("--finetune-examples", type=positive_int, default=None, help="use only the first N training rows")
+    parser.add_argument("--export-seq-length", type=positive_int, default=64,
                         help="tokens per sentence when fine-tuning and in the exported models")
-    parser.add_argument("--seed", type=int, default=12345, help="random seed of every step (data, training)")
+    parser.add_argument("--seed", type=non_negative_int, default=12345, help="random seed of every step (data, training)")
     parser.add_argument("--cache-dir", default=None,
                         help="where downloads are kept (default ~/.cache/albert_tf)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")

@@ -9,7 +9,9 @@ from albert_tf.cli.finetune import TASKS, add_run_arguments
 
 def add_parser(subparsers) -> None:
     from albert_tf.cli.shared_arguments import (HelpFormatter, add_distribution_arguments,
-                                                add_table_columns_arguments, non_negative_float)
+                                                add_table_columns_arguments, dropout_rate, fraction,
+                                                non_negative_float, non_negative_int, positive_float,
+                                                positive_int)
 
     parser = subparsers.add_parser(
         "distill",
@@ -46,34 +48,34 @@ def add_parser(subparsers) -> None:
                          help="preset name (tiny, base, ...) or config JSON: the student, from scratch")
     student.add_argument("--student-init", default=None,
                          help="a preset or .keras backbone (or a model with a backbone) to start the student from")
-    parser.add_argument("--temperature", type=float, default=2.0, help="softmax temperature of the soft targets")
-    parser.add_argument("--alpha", type=float, default=0.5,
+    parser.add_argument("--temperature", type=positive_float, default=2.0, help="softmax temperature of the soft targets")
+    parser.add_argument("--alpha", type=fraction, default=0.5,
                         help="weight of the hard-label loss; 1 - alpha weighs the soft targets")
-    parser.add_argument("--hidden-state-weight", type=float, default=0.0,
+    parser.add_argument("--hidden-state-weight", type=non_negative_float, default=0.0,
                         help="weight of the TinyBERT hidden-state MSE (0 = off; runs the teacher every step)")
-    parser.add_argument("--attention-weight", type=float, default=0.0,
+    parser.add_argument("--attention-weight", type=non_negative_float, default=0.0,
                         help="weight of the TinyBERT attention-map loss (0 = off; runs the teacher every step)")
     parser.add_argument("--attention-loss", choices=("mse", "kl"), default="mse",
                         help="how --attention-weight compares attention maps: mean squared error or KL divergence")
     parser.add_argument("--cache-teacher-logits", action="store_true",
                         help="run the teacher once over the training set; keep its logits in "
                              "OUTPUT_DIR/teacher_logits.npy and reuse them when data and teacher are unchanged")
-    parser.add_argument("--transfer-examples", type=int, default=0,
+    parser.add_argument("--transfer-examples", type=non_negative_int, default=0,
                         help="N more train rows after the first --max-train-examples, used without their labels "
                              "(the teacher's soft targets, and its prediction as the hard label)")
-    parser.add_argument("--epochs", type=int, default=3, help="passes over the training set")
-    parser.add_argument("--learning-rate", type=float, default=5e-5, help="peak AdamW learning rate")
-    parser.add_argument("--warmup-proportion", type=float, default=0.1,
+    parser.add_argument("--epochs", type=positive_int, default=3, help="passes over the training set")
+    parser.add_argument("--learning-rate", type=positive_float, default=5e-5, help="peak AdamW learning rate")
+    parser.add_argument("--warmup-proportion", type=fraction, default=0.1,
                         help="fraction of the training steps with a linear learning-rate warm-up")
     parser.add_argument("--weight-decay", type=non_negative_float, default=0.01,
                         help="AdamW weight decay rate (>= 0; not applied to LayerNorm and bias weights)")
-    parser.add_argument("--dropout", type=float, default=0.1, help="the student's dropout before its head")
-    parser.add_argument("--batch-size", type=int, default=32, help="global training batch")
-    parser.add_argument("--eval-batch-size", type=int, default=None, help="default: --batch-size")
-    parser.add_argument("--max-seq-length", type=int, default=None, help="default: 128")
-    parser.add_argument("--max-train-examples", type=int, default=None,
+    parser.add_argument("--dropout", type=dropout_rate, default=0.1, help="the student's dropout before its head")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="global training batch")
+    parser.add_argument("--eval-batch-size", type=positive_int, default=None, help="default: --batch-size")
+    parser.add_argument("--max-seq-length", type=positive_int, default=None, help="default: 128")
+    parser.add_argument("--max-train-examples", type=positive_int, default=None,
                         help="use the first N labelled train rows (small runs)")
-    parser.add_argument("--max-eval-examples", type=int, default=None, help="evaluate the first N per split")
+    parser.add_argument("--max-eval-examples", type=positive_int, default=None, help="evaluate the first N per split")
     add_table_columns_arguments(parser)
     add_distribution_arguments(parser, dtype_help="the student's dtype policy")
     add_run_arguments(parser)

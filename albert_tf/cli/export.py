@@ -8,7 +8,7 @@ QUANTIZE_CHOICES = ("none", "fp16", "dynamic", "int8")
 
 
 def add_parser(subparsers) -> None:
-    from albert_tf.cli.shared_arguments import HelpFormatter, non_negative_int, positive_int
+    from albert_tf.cli.shared_arguments import HelpFormatter, non_negative_int, positive_int, whole_number_at_least
 
     parser = subparsers.add_parser(
         "export",
@@ -33,7 +33,7 @@ def add_parser(subparsers) -> None:
                         help="SentencePiece .model; only for a .keras model without a tokenizer")
     parser.add_argument("--task", choices=("classifier", "span_qa", "backbone"), default=None,
                         help="the expected model kind (default: detected from the model)")
-    parser.add_argument("--seq-length", type=int, default=None,
+    parser.add_argument("--seq-length", type=whole_number_at_least(3), default=None,
                         help="fixed on-device / text-signature length (default: the preset's, else 128)")
     parser.add_argument("--quantize", nargs="+", choices=QUANTIZE_CHOICES, default=["none", "dynamic"],
                         help="TFLite variants to write")

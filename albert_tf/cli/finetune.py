@@ -10,7 +10,8 @@ TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "
 
 def add_parser(subparsers) -> None:
     from albert_tf.cli.shared_arguments import (HelpFormatter, add_distribution_arguments,
-                                                add_table_columns_arguments, non_negative_float)
+                                                add_table_columns_arguments, dropout_rate, fraction,
+                                                non_negative_float, positive_float, positive_int)
 
     parser = subparsers.add_parser(
         "finetune",
@@ -43,23 +44,23 @@ def add_parser(subparsers) -> None:
                        help="a preset folder (from albert pretrain, finetune or convert), or a .keras backbone "
                             "or pretrainer")
     start.add_argument("--config", default=None, help="preset name (tiny, base, ...) or config JSON, from scratch")
-    parser.add_argument("--epochs", type=int, default=3, help="passes over the training set")
-    parser.add_argument("--learning-rate", type=float, default=2e-5, help="peak AdamW learning rate")
-    parser.add_argument("--warmup-proportion", type=float, default=0.1,
+    parser.add_argument("--epochs", type=positive_int, default=3, help="passes over the training set")
+    parser.add_argument("--learning-rate", type=positive_float, default=2e-5, help="peak AdamW learning rate")
+    parser.add_argument("--warmup-proportion", type=fraction, default=0.1,
                         help="fraction of the training steps with a linear learning-rate warm-up")
     parser.add_argument("--weight-decay", type=non_negative_float, default=0.01,
                         help="AdamW weight decay rate (>= 0; not applied to LayerNorm and bias weights)")
-    parser.add_argument("--dropout", type=float, default=0.1, help="dropout before the task head, in [0, 1)")
-    parser.add_argument("--batch-size", type=int, default=32, help="global training batch")
-    parser.add_argument("--eval-batch-size", type=int, default=None, help="default: --batch-size")
-    parser.add_argument("--max-seq-length", type=int, default=None,
+    parser.add_argument("--dropout", type=dropout_rate, default=0.1, help="dropout before the task head, in [0, 1)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="global training batch")
+    parser.add_argument("--eval-batch-size", type=positive_int, default=None, help="default: --batch-size")
+    parser.add_argument("--max-seq-length", type=positive_int, default=None,
                         help="default: 128 (GLUE, csv), 384 (SQuAD), 512 (RACE)")
-    parser.add_argument("--doc-stride", type=int, default=128, help="SQuAD window stride in tokens")
-    parser.add_argument("--max-query-length", type=int, default=64, help="SQuAD question tokens kept")
-    parser.add_argument("--max-answer-length", type=int, default=30, help="SQuAD longest answer in tokens")
-    parser.add_argument("--max-qa-length", type=int, default=128, help="RACE question+option tokens kept")
-    parser.add_argument("--max-train-examples", type=int, default=None, help="use the first N (small runs)")
-    parser.add_argument("--max-eval-examples", type=int, default=None, help="evaluate the first N per split")
+    parser.add_argument("--doc-stride", type=positive_int, default=128, help="SQuAD window stride in tokens")
+    parser.add_argument("--max-query-length", type=positive_int, default=64, help="SQuAD question tokens kept")
+    parser.add_argument("--max-answer-length", type=positive_int, default=30, help="SQuAD longest answer in tokens")
+    parser.add_argument("--max-qa-length", type=positive_int, default=128, help="RACE question+option tokens kept")
+    parser.add_argument("--max-train-examples", type=positive_int, default=None, help="use the first N (small runs)")
+    parser.add_argument("--max-eval-examples", type=positive_int, default=None, help="evaluate the first N per split")
     add_table_columns_arguments(parser)
     add_distribution_arguments(parser)
     add_run_arguments(parser)
@@ -68,15 +69,17 @@ def add_parser(subparsers) -> None:
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of a run on the training core, shared with `albert distill`."""
-    parser.add_argument("--eval-every", type=int, default=None,
+    from albert_tf.cli.shared_arguments import non_negative_int, positive_int
+
+    parser.add_argument("--eval-every", type=positive_int, default=None,
                         help="steps between dev evaluations and checkpoints (default: every epoch)")
     parser.add_argument("--remat", action="store_true",
                         help="recompute the encoder's transformer-layer activations in the backward pass: less "
                              "memory, about one more encoder forward pass per step (needs no dropout in the "
                              "transformer layers)")
-    parser.add_argument("--seed", type=int, default=12345,
+    parser.add_argument("--seed", type=non_negative_int, default=12345,
                         help="random seed of the head's initialization, dropout and data order")
-    parser.add_argument("--seeds", type=int, default=1,
+    parser.add_argument("--seeds", type=positive_int, default=1,
                         help="N runs with seeds SEED..SEED+N-1 in OUTPUT_DIR/seed-<seed>/, and "
                              "seeds_summary.json (mean, std, min, max of every dev metric)")
     parser.add_argument("--no-progress", action="store_true", help="one log line per evaluation interval")

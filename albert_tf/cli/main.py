@@ -7,7 +7,7 @@ import importlib.metadata
 import logging
 import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from albert_tf.cli.errors import TRACEBACK_ENVIRONMENT_VARIABLE, describe_user_error
 from albert_tf.cli.shared_arguments import HelpFormatter
@@ -28,8 +28,16 @@ def _version() -> str:
         return __version__
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose refusals are one line, as every other `albert` error (argparse's usage block
+    would put the whole synopsis, twenty lines for finetune, above the line that matters)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="albert",
         description="ALBERT (A Lite BERT) in TensorFlow / Keras 3. `albert COMMAND --help` describes each command.",
     )
@@ -45,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     for subparser in subparsers.choices.values():
         # One formatter everywhere: "(default: X)" once, and only where the help does not tell it already.
         subparser.formatter_class = HelpFormatter
+        # No prefix matching: `train-spm --input` would quietly be `--input-sentence-size`.
+        subparser.allow_abbrev = False
     return parser
 
 

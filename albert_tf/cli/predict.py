@@ -8,7 +8,7 @@ READ_BATCH = 256  # rows read and answered per step; `--batch-size` is the model
 
 
 def add_parser(subparsers) -> None:
-    from albert_tf.cli.shared_arguments import HelpFormatter
+    from albert_tf.cli.shared_arguments import HelpFormatter, positive_int
 
     parser = subparsers.add_parser(
         "predict",
@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts (pair models: A B A B ...)")
     parser.add_argument("--input", default=None, help="UTF-8 file, one row per line, fields tab-separated")
     parser.add_argument("--output", default=None, help="JSON Lines file to write (default: standard output)")
-    parser.add_argument("--batch-size", type=int, default=32, help="inputs per model call")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="inputs per model call")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar for --input")
     parser.set_defaults(run=run)
 
@@ -44,8 +44,6 @@ def run(args: argparse.Namespace) -> int:
     from albert_tf.preset_format import read_preset
     from albert_tf.presets import load_preset
 
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1. Received: {args.batch_size}")
     if bool(args.texts) == bool(args.input):
         raise ValueError("Give the texts either as TEXT arguments or with --input FILE (one of the two).")
     spec = read_preset(args.preset)

@@ -7,7 +7,7 @@ import argparse
 
 def add_parser(subparsers) -> None:
     from albert_tf.cli.shared_arguments import (HelpFormatter, add_distribution_arguments, non_negative_float,
-                                               non_negative_int)
+                                               non_negative_int, positive_float, positive_int)
 
     parser = subparsers.add_parser(
         "pretrain",
@@ -26,13 +26,13 @@ def add_parser(subparsers) -> None:
                         help="run folder (model/, checkpoints, logs); rerunning into it resumes")
     parser.add_argument("--eval-records", nargs="+", default=(),
                         help="held-out record globs or directories, evaluated at every checkpoint")
-    parser.add_argument("--batch-size", type=int, default=32, help="global batch size")
-    parser.add_argument("--train-steps", type=int, default=1000,
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="global batch size")
+    parser.add_argument("--train-steps", type=positive_int, default=1000,
                         help="total optimizer steps (a multiple of --steps-per-checkpoint)")
-    parser.add_argument("--steps-per-checkpoint", type=int, default=100,
+    parser.add_argument("--steps-per-checkpoint", type=positive_int, default=100,
                         help="steps between checkpoints (how much a killed run can lose)")
-    parser.add_argument("--keep-checkpoints", type=int, default=3, help="newest checkpoints kept on disk")
-    parser.add_argument("--learning-rate", type=float, default=0.00176, help="peak learning rate")
+    parser.add_argument("--keep-checkpoints", type=positive_int, default=3, help="newest checkpoints kept on disk")
+    parser.add_argument("--learning-rate", type=positive_float, default=0.00176, help="peak learning rate")
     parser.add_argument("--warmup-steps", type=non_negative_int, default=None,
                         help="linear warm-up steps, fewer than --train-steps (default: 2.5%% of --train-steps)")
     parser.add_argument("--optimizer", choices=("lamb", "adamw"), default="lamb",
@@ -43,17 +43,17 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--remat", action="store_true",
                         help="recompute the shared layer's activations in the backward pass: less memory, about "
                              "one more forward pass per step (needs no dropout in the transformer layers)")
-    parser.add_argument("--steps-per-execution", type=int, default=1,
+    parser.add_argument("--steps-per-execution", type=positive_int, default=1,
                         help="train steps run per call into the compiled graph (fewer Python round trips)")
-    parser.add_argument("--gradient-accumulation-steps", type=int, default=1,
+    parser.add_argument("--gradient-accumulation-steps", type=positive_int, default=1,
                         help="micro-batches whose gradients are summed per optimizer step (--batch-size is split "
                              "into them)")
-    parser.add_argument("--seed", type=int, default=12345, help="random seed of initialization, dropout and masking")
+    parser.add_argument("--seed", type=non_negative_int, default=12345, help="random seed of initialization, dropout and masking")
     parser.add_argument("--init-backbone", default=None,
                         help="a .keras backbone file to start from, such as backbone.keras of an earlier albert "
                              "pretrain run (not a preset folder)")
     parser.add_argument("--dynamic-masking", action="store_true", help="new masks each time an example is read")
-    parser.add_argument("--sentence-loss-weight", type=float, default=1.0,
+    parser.add_argument("--sentence-loss-weight", type=non_negative_float, default=1.0,
                         help="weight of the sentence-task loss (SOP or NSP, as the records hold); "
                              "0 trains the masked LM alone")
     parser.add_argument("--no-progress", action="store_true", help="one log line per checkpoint interval")

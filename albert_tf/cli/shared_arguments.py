@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -40,17 +41,32 @@ positive_int = whole_number_at_least(1)
 non_negative_int = whole_number_at_least(0)
 
 
-def non_negative_float(text: str) -> float:
-    """argparse type: a finite float >= 0."""
-    import math
+def number_in(low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False):
+    """An argparse type: a finite number between `low` and `high` (`low_open` / `high_open` exclude that
+    end), e.g. `number_in(0, 1, high_open=True)` for a dropout rate in [0, 1)."""
+    if high == math.inf:
+        wanted = f"> {low:g}" if low_open else f">= {low:g}"
+    else:
+        wanted = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
 
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0; got {text!r}") from None
-    if not 0.0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0; got {text}")
-    return value
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number {wanted}; got {text!r}") from None
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        if not (math.isfinite(value) and above and below):
+            raise argparse.ArgumentTypeError(f"must be a finite number {wanted}; got {text}")
+        return value
+
+    return parse
+
+
+non_negative_float = number_in(0)
+positive_float = number_in(0, low_open=True)
+fraction = number_in(0, 1)
+dropout_rate = number_in(0, 1, high_open=True)
 
 
 def add_distribution_arguments(parser: argparse.ArgumentParser, dtype_help: str | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from albert_tf.cli.shared_arguments import positive_int
+from albert_tf.cli.shared_arguments import non_negative_int, number_in, positive_int
 from albert_tf.spm_training import ALBERT_USER_DEFINED_SYMBOLS, MODEL_TYPES
 
 
@@ -26,12 +26,12 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--model-prefix", required=True, metavar="PREFIX",
                         help="output path without extension, e.g. vocab/spiece")
-    parser.add_argument("--vocab-size", type=int, default=30000,
+    parser.add_argument("--vocab-size", type=positive_int, default=30000,
                         help="pieces in the vocabulary, specials included (default: 30000)")
     parser.add_argument("--model-type", choices=MODEL_TYPES, default="unigram", help="default: unigram (ALBERT's)")
-    parser.add_argument("--character-coverage", type=float, default=0.99995,
+    parser.add_argument("--character-coverage", type=number_in(0, 1, low_open=True), default=0.99995,
                         help="fraction of characters the vocabulary covers; the rest become <unk> (default: 0.99995)")
-    parser.add_argument("--input-sentence-size", type=int, default=10_000_000, metavar="N",
+    parser.add_argument("--input-sentence-size", type=non_negative_int, default=10_000_000, metavar="N",
                         help="train on a uniform sample of at most N (> 100) lines of a large corpus; 0: every line "
                              "(default: 10000000). The sample is the same on every run (SentencePiece seeds it "
                              "with a constant)")
