@@ -308,6 +308,7 @@ def test_albert_export_refuses_to_write_a_manifest_off_the_schema(tmp_path, monk
 
 # --------------------------------------------------------------------- Kotlin core
 
+@pytest.mark.long
 def test_kotlin_core_junit(exported_bundles):
     """JUnit: the Kotlin reader on manifests written above (every field; unknown, missing, major version),
     the tokenizer's ids = Python's on real text, packing, softmax, QA decoding."""

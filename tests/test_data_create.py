@@ -210,6 +210,7 @@ def create_data_command(inputs, output):
             "--documents-per-shard", "1", "--seed", str(CONFIG.seed), "--no-progress"]
 
 
+@pytest.mark.long
 def test_killed_create_data_process_resumes_to_the_uninterrupted_bytes(tmp_path):
     # 36 documents, one unit each: a few seconds of work, a wide window to kill in.
     corpus = tmp_path / "corpus.txt"

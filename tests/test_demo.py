@@ -61,6 +61,7 @@ def kill_when(process: subprocess.Popen, condition, what: str) -> None:
     process.wait()
 
 
+@pytest.mark.long
 def test_demo_killed_during_pretraining_and_fine_tuning_resumes_to_the_uninterrupted_report(tmp_path, capsys):
     """SIGKILL in the middle of pretraining, then in the middle of fine-tuning; the rerun's accuracies and
     runtime agreement equal those of an uninterrupted run with the same settings."""

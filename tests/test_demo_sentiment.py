@@ -79,6 +79,7 @@ def uninterrupted_run() -> tuple[pathlib.Path, str]:
     return _REFERENCE["output"], _REFERENCE["stdout"]
 
 
+@pytest.mark.long
 @pytest.mark.skipif(not WIKI.exists(), reason="needs ../shared/data (Wikipedia excerpt)")
 def test_demo_end_to_end_on_a_sentiment_fixture():
     output, stdout = uninterrupted_run()

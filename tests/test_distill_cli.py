@@ -49,6 +49,7 @@ def distill(workspace, output, *extra, teacher="teacher.keras", student="student
                  *LEARNING, "--temperature", "2", "--alpha", "0.5", "--no-progress", *map(str, extra)])
 
 
+@pytest.mark.long
 def test_distill_writes_student_results_and_sizes_and_reuses_the_logits_cache(workspace, capsys):
     out = workspace / "run"
     assert distill(workspace, out, "--cache-teacher-logits") == 0

@@ -90,6 +90,7 @@ def test_lite_tokenizer_packs_like_albert_tokenizer(split_digit_comma):
         assert {name: got[name][row] for name in INPUT_NAMES} == expected, text
 
 
+@pytest.mark.long
 def test_text_model_uses_builtins_and_the_tokenizer_op_only():
     result = helpers.bundle()
     flatbuffer = (result.directory / TEXT_MODEL_FILE).read_bytes()

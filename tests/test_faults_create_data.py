@@ -39,6 +39,7 @@ def shards(directory):
     return {path.name: path.read_bytes() for path in sorted(directory.glob("part-*.tfrecord"))}
 
 
+@pytest.mark.long
 def test_killed_after_a_shard_rerun_completes_and_counts_every_shard(tmp_path):
     reference = tmp_path / "reference"
     assert subprocess.run(command(reference), env=environment(), capture_output=True).returncode == 0

@@ -80,6 +80,7 @@ def assert_complete(output: pathlib.Path, train_steps: int, config: AlbertConfig
     return state
 
 
+@pytest.mark.long
 def test_killed_inside_every_write_rerun_completes(records, config_file, tmp_path):
     output = tmp_path / "run"
     args = arguments(config_file, records, output, "--train-steps", "6", "--steps-per-checkpoint", "2")
@@ -165,6 +166,7 @@ def test_resume_with_another_setting_is_refused_naming_it(records, config_file, 
     assert sorted(os.listdir(output)) == before, "nothing written by a refused run"
 
 
+@pytest.mark.long
 def test_settings_may_change_before_the_first_checkpoint(records, config_file, tmp_path, capsys):
     output = tmp_path / "run"
     # Killed before any state was saved: nothing to lose, so another setting is accepted.
@@ -199,6 +201,7 @@ def test_second_process_on_the_same_folder_is_refused(records, config_file, tmp_
     assert len(error.splitlines()) == 1 and "in use by another `albert pretrain` process" in error
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("fault", ["pretrain:backup-written@2", "pretrain:checkpoint-written@2"])
 def test_metrics_keep_one_row_per_interval_across_a_kill(records, config_file, tmp_path, fault):
     """Killed between an interval's metrics row and its saved state (or after both), the rerun

@@ -443,6 +443,7 @@ _MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.long
 def test_mirrored_strategy_matches_one_device():
     # Logical devices must be configured before any TF op: a fresh process.
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")

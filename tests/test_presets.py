@@ -88,6 +88,7 @@ def test_finetuned_preset_is_whole(finetuned):
     assert (finetuned / "assets" / "tokenizer" / "spiece.model").read_bytes() == SPM.read_bytes()
 
 
+@pytest.mark.long
 def test_reload_in_a_fresh_process_gives_the_same_probabilities(finetuned, workdir):
     from albert_tf.tasks import AlbertClassifier
 
@@ -141,6 +142,7 @@ def test_predict_cli_equals_the_python_api(finetuned, workdir):
     assert json.loads(printed[-1])["label"] == expected[0]["label"]
 
 
+@pytest.mark.long
 def test_finetune_export_mediapipe_without_spm_or_labels(finetuned, workdir):
     pytest.importorskip("mediapipe", reason="MediaPipe validates the on-device contract")
     from mediapipe.tasks.python.core.base_options import BaseOptions
@@ -167,6 +169,7 @@ def test_finetune_export_mediapipe_without_spm_or_labels(finetuned, workdir):
     assert not list(out.glob(".tmp-*"))
 
 
+@pytest.mark.long
 def test_failed_export_publishes_nothing(finetuned, workdir):
     out = workdir / "failed_export"
     other_vocabulary = workdir / "other.model"
@@ -358,6 +361,7 @@ def test_corrupt_keras_file_given_to_export_is_named(workdir):
                    str(bad), "corrupt")
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("event", ["export:built", "export:saved-model-published"])
 def test_killed_export_then_rerun_publishes_one_complete_set(finetuned, workdir, event):
     import os

@@ -93,6 +93,7 @@ def test_run_writes_backbone_checkpoints_and_metrics(records, tmp_path):
     assert len(losses(tmp_path)) == 3
 
 
+@pytest.mark.long
 def test_killed_run_resumes_from_last_checkpoint(records, tiny_config_file, tmp_path):
     output = tmp_path / "run"
     command = pretrain_command(tiny_config_file, records, output, "--batch-size", "32", "--train-steps", "90",
@@ -118,6 +119,7 @@ def test_killed_run_resumes_from_last_checkpoint(records, tiny_config_file, tmp_
     assert f"resumed at step {state['resumed_from_step']}" in finished.stdout
 
 
+@pytest.mark.long
 def test_mirrored_two_cpus_matches_one_device(records, tiny_config_file, tmp_path):
     runs = {}
     for name, extra in (("one", ["--strategy", "one_device"]),
@@ -147,6 +149,7 @@ def free_ports(count):
     return ports
 
 
+@pytest.mark.long
 def test_multi_worker_two_processes_match_one_process_and_only_chief_writes_model(records, tiny_config_file,
                                                                                    tmp_path):
     # float32 by name: `auto`, the default, would train in bfloat16 on a CPU that has it.

@@ -142,6 +142,7 @@ def test_pretraining_with_remat_matches_without_and_a_relaunch_may_change_it(tmp
     assert again.resumed_from_step == again.final_step == 3
 
 
+@pytest.mark.long
 @needs_data
 def test_finetune_and_distill_take_remat_and_refuse_it_with_dropout(tmp_path, capsys):
     from albert_tf.cli.main import main
