@@ -38,7 +38,7 @@ import pathlib
 import platform
 import shutil
 import tempfile
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import keras
 import numpy as np
@@ -46,7 +46,7 @@ import numpy as np
 from albert_tf.tokenizer import AlbertTokenizer
 from albert_tf.io_utils import publish_directory
 from albert_tf.export.golden import GOLDEN_TEXTS, build_golden
-from albert_tf.export.model_source import labels_of, sequence_length_of, spm_model_of
+from albert_tf.export.model_source import labels_of, sequence_length_of, spm_model_of, tokenizer_options_of
 from albert_tf.export.heads import ModelKind, backbone_of, check_kind, check_seq_length, num_labels, serving_outputs
 from albert_tf.export.manifest_schema import validate_manifest
 from albert_tf.export.tflite import DEVICE_OUTPUTS, LENGTH_ADAPTIVE_QUANTIZATIONS, QUANTIZATIONS, TENSOR_NAMES
@@ -130,6 +130,7 @@ def export_bundle(
     golden_texts: Sequence[str] = GOLDEN_TEXTS,
     overwrite: bool = False,
     length_adaptive: bool = True,
+    tokenizer_options: Mapping[str, bool | None] | None = None,
 ) -> BundleResult:
     """Converts `model` and writes the edge bundle directory.
 
@@ -148,6 +149,9 @@ def export_bundle(
         overwrite: replace an existing bundle directory.
         length_adaptive: also write the `[1, -1]` variant (`ADAPTIVE_MODEL_FILES`)
             of each `none` / `fp16` / `dynamic` model.
+        tokenizer_options: `lower_case`, `strip_accents`, `split_digit_comma` (a missing or None one:
+            the model's own tokenizer's, else True): the manifest's normalization, the golden and
+            calibration inputs and the text model follow them.
 
     Raises:
         ValueError: bad kind, sequence length, labels, quantization or spm
@@ -162,7 +166,8 @@ def export_bundle(
     seq_length = sequence_length_of(model, seq_length)
     check_seq_length(model, seq_length)
     spm_bytes = spm_model_of(model, spm_model)
-    tokenizer = AlbertTokenizer.from_serialized_proto(spm_bytes)
+    options = tokenizer_options_of(model, tokenizer_options)
+    tokenizer = AlbertTokenizer.from_serialized_proto(spm_bytes, **options)
     _check_vocab(model, tokenizer)
     unknown = [q for q in quantizations if q not in QUANTIZATIONS]
     if unknown or not quantizations:
@@ -223,7 +228,7 @@ def export_bundle(
                 entry["golden_argmax_agreement"] = float(np.mean(agree))
             models.append(entry)
         if text_model:
-            flatbuffer = convert_text_model(model, spm_bytes, seq_length, kind)
+            flatbuffer = convert_text_model(model, spm_bytes, seq_length, kind, **options)
             (staging / TEXT_MODEL_FILE).write_bytes(flatbuffer)
             outputs = run_text_model(flatbuffer, [e["text"] for e in golden["examples"]])
             diff = _max_diff_to_golden(outputs, golden, golden_outputs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import keras
 
@@ -67,14 +67,29 @@ def labels_of(model: keras.Model, labels: Sequence[str] | None) -> list[str] | N
     return None if carried is None else [str(label) for label in carried]
 
 
-def preset_settings(path: str | os.PathLike, kind: str | None, spm_model: str | os.PathLike | bytes | None,
-                    seq_length: int | None) -> tuple[str | os.PathLike | bytes | None, int | None]:
-    """Checks `kind` against a preset folder's kind; returns the SentencePiece model and length to export with.
+TOKENIZER_OPTIONS = ("lower_case", "strip_accents", "split_digit_comma")
 
-    For a path that is not a preset, `spm_model` and `seq_length` unchanged. A
+
+def tokenizer_options_of(model: keras.Model, options: Mapping[str, bool | None] | None = None) -> dict[str, bool]:
+    """The text normalization every exported tokenizer must share with the model's own: each of
+    `TOKENIZER_OPTIONS` from `options` where given (not None), else from the tokenizer the model carries
+    (a preset's or `.keras` task model's preprocessor), else ALBERT's default (True)."""
+    carried = getattr(getattr(model, "preprocessor", None), "tokenizer", None)
+    given = dict(options or {})
+    return {name: bool(given[name]) if given.get(name) is not None else bool(getattr(carried, name, True))
+            for name in TOKENIZER_OPTIONS}
+
+
+def preset_settings(path: str | os.PathLike, kind: str | None, spm_model: str | os.PathLike | bytes | None,
+                    seq_length: int | None
+                    ) -> tuple[str | os.PathLike | bytes | None, int | None, dict[str, bool] | None]:
+    """Checks `kind` against a preset folder's kind; returns the SentencePiece model, length and tokenizer
+    options to export with.
+
+    For a path that is not a preset, `spm_model` and `seq_length` unchanged and no options. A
     preset that exports as a bare backbone (kind backbone or pretrainer) gives
-    its own tokenizer and sequence length where they are None; task presets
-    carry theirs in the loaded model's preprocessor.
+    its own tokenizer, sequence length and tokenizer options (`lower_case`, ...)
+    where they are None; task presets carry theirs in the loaded model's preprocessor.
 
     Raises:
         ValueError: `kind` (`--task`) is not what the preset exports as, or the
@@ -83,7 +98,7 @@ def preset_settings(path: str | os.PathLike, kind: str | None, spm_model: str | 
     from albert_tf.preset_format import is_preset, read_preset
 
     if not is_preset(path):
-        return spm_model, seq_length
+        return spm_model, seq_length, None
     spec = read_preset(path)
     exported = EXPORTED_KIND.get(spec.kind, spec.kind)
     if kind is not None and kind != exported:
@@ -97,4 +112,5 @@ def preset_settings(path: str | os.PathLike, kind: str | None, spm_model: str | 
                                             "trained with)")
         if seq_length is None:
             seq_length = spec.sequence_length or min(128, spec.config.max_position_embeddings)
-    return spm_model, seq_length
+        return spm_model, seq_length, dict(spec.tokenizer_options)
+    return spm_model, seq_length, None

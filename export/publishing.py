@@ -24,7 +24,8 @@ import keras
 
 from albert_tf.io_utils import fault_point, load_keras_file, publish_directory
 from albert_tf.export.bundle import BundleResult, export_bundle
-from albert_tf.export.model_source import labels_of, preset_settings, sequence_length_of, spm_model_of
+from albert_tf.export.model_source import (labels_of, preset_settings, sequence_length_of, spm_model_of,
+                                           tokenizer_options_of)
 from albert_tf.export.saved_model import export_saved_model, next_version
 
 logger = logging.getLogger(__name__)
@@ -113,9 +114,11 @@ def export_model(request: ExportRequest) -> ExportResult:
     if not (request.saved_model or request.bundle):
         raise ValueError("--no-saved-model and --no-bundle together leave nothing to export.")
     # Before loading: a preset of the wrong kind is refused without reading its weights.
-    spm_model, seq_length = preset_settings(request.model_path, request.kind, request.spm_model,
-                                            request.seq_length)
+    spm_model, seq_length, preset_options = preset_settings(request.model_path, request.kind, request.spm_model,
+                                                            request.seq_length)
     model = load_model_for_export(request.model_path)
+    # The SavedModel's, the bundle's and the text model's tokenizers normalize text as the model's own did.
+    tokenizer_options = tokenizer_options_of(model, preset_options)
     spm_bytes = spm_model_of(model, spm_model)
     seq_length = sequence_length_of(model, seq_length)
     labels = labels_of(model, request.labels)
@@ -142,7 +145,7 @@ def export_model(request: ExportRequest) -> ExportResult:
         if request.saved_model and reused is None:
             version = request.version if request.version is not None else next_version(serving_base)
             staged_version = export_saved_model(model, work / SAVED_MODEL_DIR, spm_bytes, seq_length, version,
-                                                request.kind)
+                                                request.kind, **tokenizer_options)
             (staged_version / FINGERPRINT_FILE).parent.mkdir(exist_ok=True)
             (staged_version / FINGERPRINT_FILE).write_text(json.dumps(
                 {"source": str(pathlib.Path(request.model_path).resolve()), "sha256": fingerprint}, indent=2) + "\n")
@@ -150,7 +153,7 @@ def export_model(request: ExportRequest) -> ExportResult:
         if request.bundle:
             bundle = export_bundle(model, spm_bytes, work / BUNDLE_DIR, seq_length, request.quantizations, labels,
                                    request.representative_texts, request.text_model, request.kind,
-                                   length_adaptive=request.length_adaptive)
+                                   length_adaptive=request.length_adaptive, tokenizer_options=tokenizer_options)
         # Everything is built and checked: publish.
         fault_point("export:built")
         published = reused

@@ -102,9 +102,9 @@ def export_saved_model(
     seq_length: int | None = None,
     version: int | None = None,
     kind: ModelKind | None = None,
-    lower_case: bool = True,
-    strip_accents: bool = True,
-    split_digit_comma: bool = True,
+    lower_case: bool | None = None,
+    strip_accents: bool | None = None,
+    split_digit_comma: bool | None = None,
 ) -> pathlib.Path:
     """Writes `model` as a TF Serving SavedModel at `<base_dir>/<version>/`.
 
@@ -116,7 +116,8 @@ def export_saved_model(
         seq_length: the packed length of the text signatures (None: the model's preprocessor's, else 128).
         version: the version directory; default: the next free integer.
         kind: the expected model kind (None: detect it).
-        lower_case, strip_accents, split_digit_comma: the tokenizer options.
+        lower_case, strip_accents, split_digit_comma: the tokenizer options (None: the model's own
+            tokenizer's, also with an explicit `spm_model`; else ALBERT's default, True).
 
     Returns:
         The version directory.
@@ -126,16 +127,14 @@ def export_saved_model(
             positions, a missing spm model, or an existing version directory.
     """
     from albert_tf.graph_tokenizer import AlbertGraphTokenizer
-    from albert_tf.export.model_source import sequence_length_of, spm_model_of
+    from albert_tf.export.model_source import sequence_length_of, spm_model_of, tokenizer_options_of
 
     kind = check_kind(model, kind)
     seq_length = sequence_length_of(model, seq_length)
     check_seq_length(model, seq_length)
-    carried = getattr(getattr(model, "preprocessor", None), "tokenizer", None)
-    if spm_model is None and carried is not None:
-        lower_case, strip_accents, split_digit_comma = carried.lower_case, carried.strip_accents, \
-            carried.split_digit_comma
-    tokenizer = AlbertGraphTokenizer(spm_model_of(model, spm_model), lower_case, strip_accents, split_digit_comma)
+    options = tokenizer_options_of(model, {"lower_case": lower_case, "strip_accents": strip_accents,
+                                           "split_digit_comma": split_digit_comma})
+    tokenizer = AlbertGraphTokenizer(spm_model_of(model, spm_model), **options)
     base = pathlib.Path(base_dir)
     version = next_version(base) if version is None else int(version)
     target = base / str(version)

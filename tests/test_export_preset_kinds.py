@@ -110,3 +110,41 @@ def test_a_pretrainer_preset_without_tokenizer_is_named_with_the_fix(presets, tm
     message = str(caught.value)
     assert len(message.splitlines()) == 1, message
     assert str(preset) in message and "has no tokenizer" in message and "--spm-model" in message, message
+
+
+CASED_TEXTS = ["Hello World from PARIS", "the Quick brown FOX"]
+
+
+@pytest.mark.parametrize("kind", ["classifier", "backbone"])
+def test_export_keeps_the_presets_tokenizer_options(presets, tmp_path, kind):
+    """A preset whose tokenizer keeps case (lower_case false): the SavedModel's text signature and the bundle
+    (manifest normalization, golden inputs) must tokenize as the model's own tokenizer, not ALBERT's default
+    lower-casing (a model fed other ids than it was trained on gives wrong answers without an error)."""
+    import json
+
+    from albert_tf.preprocessor import AlbertPreprocessor
+    from albert_tf.tasks import AlbertClassifier
+
+    _, backbone = presets
+    preset = tmp_path / kind
+    if kind == "classifier":
+        preprocessor = AlbertPreprocessor.from_spm_model(helpers.SPM_MODEL, 16, lower_case=False)
+        AlbertClassifier(backbone, num_classes=2, preprocessor=preprocessor).save_to_preset(preset)
+    else:
+        backbone.save_to_preset(preset, spm_model=helpers.SPM_MODEL, sequence_length=16)
+        config = json.loads((preset / "config.json").read_text())
+        config["preprocessor"]["lower_case"] = False
+        (preset / "config.json").write_text(json.dumps(config))
+    cased = AlbertTokenizer(helpers.SPM_MODEL, lower_case=False)
+    expected = encode_texts(cased, CASED_TEXTS, 16)["input_word_ids"]
+    lowered = encode_texts(AlbertTokenizer(helpers.SPM_MODEL), CASED_TEXTS, 16)["input_word_ids"]
+    assert not np.array_equal(expected, lowered)  # the texts tell the two apart
+    result = export_model(ExportRequest(model_path=preset, output_dir=tmp_path / "out", quantizations=("none",),
+                                        length_adaptive=False))
+    served = tf.saved_model.load(str(result.saved_model)).signatures["serve_text"](text=tf.constant(CASED_TEXTS))
+    np.testing.assert_array_equal(served["input_word_ids"].numpy(), expected)
+    assert result.bundle.manifest["tokenizer"]["normalization"]["lower_case"] is False
+    golden = json.loads((result.bundle.directory / "golden.json").read_text())
+    for example in golden["examples"]:
+        np.testing.assert_array_equal(example["input_word_ids"],
+                                      encode_texts(cased, [example["text"]], 16)["input_word_ids"][0])
