@@ -85,3 +85,25 @@ def test_predict_warns_once_about_truncated_inputs(capsys, tmp_path):
     warnings = [line for line in captured.err.splitlines() if "truncated" in line]
     assert len(warnings) == 1 and "1 of 3 inputs" in warnings[0] and "16 tokens" in warnings[0], captured.err
     assert len(captured.out.splitlines()) == 3
+
+
+def test_progress_bars_are_drawn_only_on_a_terminal(tmp_path, capsys, monkeypatch):
+    """In a log file or a pipe a bar is a line of carriage returns: the command turns it off there, as
+    --no-progress does, and draws it when stderr is a terminal."""
+    import random
+    import sys
+
+    rng = random.Random(0)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(" ".join(rng.choice(["red", "green", "blue", "cat", "dog", "runs", "fast", "slow"])
+                                         for _ in range(8)) for _ in range(300)) + "\n", "utf-8")
+
+    def train_spm(prefix: str) -> str:
+        capsys.readouterr()
+        assert main(["train-spm", str(corpus), "--model-prefix", str(tmp_path / prefix / "spm"),
+                     "--vocab-size", "30"]) == 0
+        return capsys.readouterr().err
+
+    assert "reading:" not in train_spm("piped")  # capsys' stderr is not a terminal
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert "reading:" in train_spm("terminal")

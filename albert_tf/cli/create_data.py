@@ -54,7 +54,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--shard-index", type=non_negative_int, default=0, help="this job's index in [0, num-shards)")
     parser.add_argument("--skip-invalid-utf8", action="store_true",
                         help="skip and count lines that are not UTF-8 instead of stopping")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar; bars are drawn only when stderr is a terminal")
     parser.set_defaults(run=run)
 
 

@@ -66,7 +66,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=non_negative_int, default=12345, help="random seed of every step (data, training)")
     parser.add_argument("--cache-dir", default=None,
                         help="where downloads are kept (default ~/.cache/albert_tf)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (log lines only); bars are drawn only when stderr is a terminal")
     parser.set_defaults(run=run, trains=True)
 
 

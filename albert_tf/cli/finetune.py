@@ -82,7 +82,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=positive_int, default=1,
                         help="N runs with seeds SEED..SEED+N-1 in OUTPUT_DIR/seed-<seed>/, and "
                              "seeds_summary.json (mean, std, min, max of every dev metric)")
-    parser.add_argument("--no-progress", action="store_true", help="one log line per evaluation interval")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="one log line per evaluation interval; bars are drawn only when stderr is a terminal")
     parser.add_argument("--overwrite", action="store_true",
                         help="discard a previous run in OUTPUT_DIR and start again (else it is resumed)")
 

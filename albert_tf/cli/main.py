@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one `albert` subcommand; errors the user can fix end as one line and exit code 2."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "no_progress", True) is False and not _is_terminal(sys.stderr):
+        # Bars only on a terminal: in a log file or a pipe they are lines of carriage returns, where the
+        # commands' --no-progress log lines (one per interval) read better.
+        args.no_progress = True
     configure_logging(logging.INFO + 10 * (args.log_less - args.log_more))
     library_logger = logging.getLogger("albert_tf")
     propagate = library_logger.propagate
@@ -71,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     finally:
         library_logger.propagate = propagate
+
+
+def _is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _run(args: argparse.Namespace) -> int:

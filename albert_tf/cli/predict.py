@@ -28,7 +28,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--input", default=None, help="UTF-8 file, one row per line, fields tab-separated")
     parser.add_argument("--output", default=None, help="JSON Lines file to write (default: standard output)")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="inputs per model call")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar for --input")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar for --input; bars are drawn only when stderr is a terminal")
     parser.set_defaults(run=run)
 
 

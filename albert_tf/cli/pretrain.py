@@ -56,7 +56,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--sentence-loss-weight", type=non_negative_float, default=1.0,
                         help="weight of the sentence-task loss (SOP or NSP, as the records hold); "
                              "0 trains the masked LM alone")
-    parser.add_argument("--no-progress", action="store_true", help="one log line per checkpoint interval")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="one log line per checkpoint interval; bars are drawn only when stderr is a terminal")
     parser.set_defaults(run=run, trains=True)
 
 

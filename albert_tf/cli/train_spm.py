@@ -48,7 +48,8 @@ def add_parser(subparsers) -> None:
                         help="replace an existing PREFIX.model / PREFIX.vocab (refused without it)")
     parser.add_argument("--threads", type=positive_int, default=None, help="training threads (default: all cores)")
     parser.add_argument("--verbose", action="store_true", help="show SentencePiece's training log")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar of the lines read")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar of the lines read; bars are drawn only when stderr is a terminal")
     parser.set_defaults(run=run)
 
 
