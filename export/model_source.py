@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 import keras
 
 from albert_tf.export.heads import MODEL_KINDS
+from albert_tf.preset_format import TOKENIZER_OPTIONS, is_preset, read_preset
 
 # The model kind each preset kind exports as (a pretrainer exports its backbone).
 EXPORTED_KIND = {"pretrainer": "backbone"}
@@ -67,9 +68,6 @@ def labels_of(model: keras.Model, labels: Sequence[str] | None) -> list[str] | N
     return None if carried is None else [str(label) for label in carried]
 
 
-TOKENIZER_OPTIONS = ("lower_case", "strip_accents", "split_digit_comma")
-
-
 def tokenizer_options_of(model: keras.Model, options: Mapping[str, bool | None] | None = None) -> dict[str, bool]:
     """The text normalization every exported tokenizer must share with the model's own: each of
     `TOKENIZER_OPTIONS` from `options` where given (not None), else from the tokenizer the model carries
@@ -95,8 +93,6 @@ def preset_settings(path: str | os.PathLike, kind: str | None, spm_model: str | 
         ValueError: `kind` (`--task`) is not what the preset exports as, or the
             preset's kind cannot be exported.
     """
-    from albert_tf.preset_format import is_preset, read_preset
-
     if not is_preset(path):
         return spm_model, seq_length, None
     spec = read_preset(path)

@@ -7,7 +7,7 @@ import importlib.metadata
 import logging
 import os
 import sys
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 from albert_tf.cli.errors import TRACEBACK_ENVIRONMENT_VARIABLE, describe_user_error
 from albert_tf.cli.shared_arguments import HelpFormatter
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         library_logger.propagate = propagate
 
 
-def _is_terminal(stream) -> bool:
+def _is_terminal(stream: Any) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 
