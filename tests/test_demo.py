@@ -1,5 +1,5 @@
-"""`albert demo` killed during pretraining and during fine-tuning, resumed to the uninterrupted report; refusals;
-the corpus download."""
+"""`albert demo` end to end at a reduced size on a written sentiment fixture (no network); the same run killed
+during pretraining and during fine-tuning, resumed to the uninterrupted report; refusals; the corpus download."""
 
 from __future__ import annotations
 
@@ -17,23 +17,73 @@ import pytest
 from albert_tf.cli.main import main
 from albert_tf.demo import corpus
 from albert_tf.demo.pipeline import STATE_FILE, DemoSettings, run_demo
-import test_demo_sentiment
 from conftest import SHARED_DATA
+from test_demo_sentiment import write_sentiment_fixture
 
 WIKI = SHARED_DATA / "corpus" / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 SST2 = SHARED_DATA / "glue" / "SST-2"
 pytestmark = pytest.mark.skipif(not WIKI.exists(), reason="needs ../shared/data (Wikipedia excerpt)")
 
-# The reduced run of test_demo_sentiment (its uninterrupted run is the reference): pretraining long enough
-# (six checkpoint intervals) to be killed inside it.
+# Pretraining long enough (six checkpoint intervals) to be killed inside it.
 TRAIN_STEPS, STEPS_PER_CHECKPOINT = 60, 10
-SMALL = test_demo_sentiment.SMALL
-assert SMALL[SMALL.index("--train-steps") + 1] == str(TRAIN_STEPS)
-assert SMALL[SMALL.index("--steps-per-checkpoint") + 1] == str(STEPS_PER_CHECKPOINT)
+SMALL = ["--corpus", str(WIKI), "--max-documents", "12", "--vocab-size", "1500", "--seq-length", "64",
+         "--dupe-factor", "1", "--train-steps", str(TRAIN_STEPS), "--steps-per-checkpoint", str(STEPS_PER_CHECKPOINT),
+         "--export-seq-length", "32", "--finetune-learning-rates", "1e-3", "--finetune-epochs", "2", "--no-progress"]
+QUIET = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
 
 
 def demo_command(output, *arguments):
     return [sys.executable, "-m", "albert_tf.cli.main", "demo", "--output-dir", str(output), *arguments]
+
+
+def accuracy_tables(report: str) -> list[str]:
+    """The report's accuracy and agreement rows (what must not change when a run is interrupted)."""
+    return [line for line in report.splitlines()
+            if line.startswith(("| pretrained", "| from scratch", "| majority", "| VADER", "| Keras", "| TFLite",
+                                "| MediaPipe"))]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_run(tmp_path_factory) -> tuple[pathlib.Path, str]:
+    """The reduced demo run once, uninterrupted, on the fixture: (its folder, its standard output). Both long
+    tests read it, so they live in this one file (the test workers split the suite by file)."""
+    root = tmp_path_factory.mktemp("demo-reference")
+    sentiment = write_sentiment_fixture(root / "hutto")
+    finished = subprocess.run(demo_command(root / "run", "--sentiment-dir", str(sentiment), *SMALL), env=QUIET,
+                              capture_output=True, text=True, cwd=root)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return root / "run", finished.stdout
+
+
+@pytest.mark.long
+def test_demo_end_to_end_on_a_sentiment_fixture(uninterrupted_run):
+    output, stdout = uninterrupted_run
+    split = {name: (output / "sentiment" / f"{name}.tsv").read_text().splitlines() for name in
+             ("train", "dev", "test", "tweets", "amazonReviewSnippets")}
+    assert [len(lines) - 1 for lines in split.values()] == [192, 24, 24, 40, 40]  # zero valence and repeat dropped
+    assert not set(split["test"][1:]) & set(split["train"][1:])
+
+    report = (output / "report.md").read_text()
+    for section in ("## Pretraining", "## Sentiment classifier", "| pretrained |", "| from scratch |",
+                    "| majority class (", "| VADER (compound > 0) |", "tweets (40)", "Amazon reviews (40)",
+                    "| MediaPipe TextClassifier |", "| Keras fp32 vs TFLite dynamic int8 |", "| total |"):
+        assert section in report, section
+    evaluation = json.loads((output / "evaluation.json").read_text())
+    assert set(evaluation["accuracy"]) == {"pretrained", "from_scratch", "majority class", "VADER (compound > 0)"}
+    assert evaluation["accuracy"]["VADER (compound > 0)"]["test"] > 0.8  # the fixture's words are in its lexicon
+    on_device = json.loads((output / "on_device.json").read_text())
+    assert on_device["n"] == 24
+    # Same ids, int8 weights: labels may differ only where the fp32 model is unsure; MediaPipe reads the bundle.
+    assert on_device["agreement"]["Keras fp32 vs TFLite dynamic int8"] >= 0.9
+    assert on_device["agreement"]["TFLite dynamic int8 vs MediaPipe TextClassifier"] >= 0.9
+
+    manifest = json.loads((output / "export" / "bundle" / "manifest.json").read_text())
+    assert manifest["labels"] == ["negative", "positive"]
+    assert list((output / "export" / "saved_model").glob("*/saved_model.pb"))
+    assert (output / "export" / "preset" / "config.json").exists()
+    assert (output / "training_curves.png").read_bytes().startswith(b"\x89PNG")
+    assert f"albert predict {output / 'export' / 'preset'} " in stdout
+    assert f"-Palbert.classifierBundle={output / 'export' / 'bundle'}" in stdout
 
 
 def pretraining_epochs_saved(output: pathlib.Path) -> int:
@@ -62,15 +112,14 @@ def kill_when(process: subprocess.Popen, condition, what: str) -> None:
 
 
 @pytest.mark.long
-def test_demo_killed_during_pretraining_and_fine_tuning_resumes_to_the_uninterrupted_report(tmp_path, capsys):
+def test_demo_killed_during_pretraining_and_fine_tuning_resumes_to_the_uninterrupted_report(tmp_path, capsys,
+                                                                                             uninterrupted_run):
     """SIGKILL in the middle of pretraining, then in the middle of fine-tuning; the rerun's accuracies and
     runtime agreement equal those of an uninterrupted run with the same settings."""
-    sentiment = test_demo_sentiment.write_sentiment_fixture(tmp_path / "hutto")
+    sentiment = write_sentiment_fixture(tmp_path / "hutto")
     arguments = ["--sentiment-dir", str(sentiment), *SMALL]
     output = tmp_path / "run"
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-
-    process = subprocess.Popen(demo_command(output, *arguments), env=environment,
+    process = subprocess.Popen(demo_command(output, *arguments), env=QUIET,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     kill_when(process, lambda: pretraining_epochs_saved(output) >= 1, "during pretraining")
     reached = pretraining_epochs_saved(output) * STEPS_PER_CHECKPOINT
@@ -82,7 +131,7 @@ def test_demo_killed_during_pretraining_and_fine_tuning_resumes_to_the_uninterru
     assert main(["demo", "--output-dir", str(output), *changed]) == 2
     assert "other settings (train_steps)" in capsys.readouterr().err
 
-    process = subprocess.Popen(demo_command(output, *arguments), env=environment,
+    process = subprocess.Popen(demo_command(output, *arguments), env=QUIET,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     interrupted = []
     kill_when(process, lambda: interrupted.extend(finetuning_runs_in_progress(output)) or interrupted,
@@ -92,17 +141,17 @@ def test_demo_killed_during_pretraining_and_fine_tuning_resumes_to_the_uninterru
     assert training_state["resumed_from_step"] >= reached, "pretraining resumed, not restarted from zero"
     assert training_state["final_step"] == TRAIN_STEPS
 
-    finished = subprocess.run(demo_command(output, *arguments), env=environment, capture_output=True, text=True)
+    finished = subprocess.run(demo_command(output, *arguments), env=QUIET, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr[-3000:]
     resumed = json.loads((interrupted[0] / "eval_results.json").read_text())
     assert resumed["resumed_from_step"] > 0, f"{interrupted[0]} restarted from zero"
 
-    reference, _ = test_demo_sentiment.uninterrupted_run()
+    reference, _ = uninterrupted_run
     report = (output / "report.md").read_text()
-    expected = test_demo_sentiment.accuracy_tables((reference / "report.md").read_text())
+    expected = accuracy_tables((reference / "report.md").read_text())
     # The agreement rows end with the largest probability difference, compared with a tolerance below.
     assert len(expected) >= 8 and _agreement_without_probabilities(
-        test_demo_sentiment.accuracy_tables(report)) == _agreement_without_probabilities(expected)
+        accuracy_tables(report)) == _agreement_without_probabilities(expected)
     assert json.loads((output / "evaluation.json").read_text()) == json.loads((reference / "evaluation.json").read_text())
     on_device, expected_on_device = (json.loads((folder / "on_device.json").read_text()) for folder in (output, reference))
     for key in ("n", "accuracy", "agreement"):

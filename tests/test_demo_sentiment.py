@@ -1,9 +1,8 @@
-"""`albert demo`'s sentiment stages: end to end at a reduced size on a written fixture (no network), the
+"""`albert demo`'s sentiment data: a written fixture in the sdist's format (test_demo.py runs the demo on it), the
 sdist's data (download, sha256, counts; skipped without PyPI), the split, the baselines."""
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import random
@@ -14,9 +13,6 @@ import pytest
 
 from albert_tf.demo import sentiment_data
 from albert_tf.demo.baselines import accuracy, majority_label, vader_labels
-from conftest import SHARED_DATA
-
-WIKI = SHARED_DATA / "corpus" / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 
 _POSITIVE = ("a wonderful , moving film", "great acting and a lovely story", "funny , warm and smart",
              "the best movie of the year", "beautiful and touching", "a delight from start to finish")
@@ -40,75 +36,6 @@ def write_sentiment_fixture(folder: pathlib.Path, movie_rows: int = 240) -> path
         lines.append(f"{rows + 2}\t1.5\t{lines[0].split(chr(9))[2]}")  # a repeated text
         (folder / f"{name}_GroundTruth.txt").write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
     return folder
-
-
-SMALL = ["--corpus", str(WIKI), "--max-documents", "12", "--vocab-size", "1500", "--seq-length", "64",
-         "--dupe-factor", "1", "--train-steps", "60", "--steps-per-checkpoint", "10", "--export-seq-length", "32",
-         "--finetune-learning-rates", "1e-3", "--finetune-epochs", "2", "--no-progress"]
-
-
-def demo_command(output, sentiment_dir, *arguments):
-    return [sys.executable, "-m", "albert_tf.cli.main", "demo", "--output-dir", str(output),
-            "--sentiment-dir", str(sentiment_dir), *arguments]
-
-
-def accuracy_tables(report: str) -> list[str]:
-    """The report's accuracy and agreement rows (what must not change when a run is interrupted)."""
-    return [line for line in report.splitlines()
-            if line.startswith(("| pretrained", "| from scratch", "| majority", "| VADER", "| Keras", "| TFLite",
-                                "| MediaPipe"))]
-
-
-_REFERENCE: dict[str, object] = {}
-
-
-def uninterrupted_run() -> tuple[pathlib.Path, str]:
-    """The reduced demo run once, uninterrupted, on the fixture: (its folder, its standard output).
-
-    Made once per test process (test_demo.py compares its killed-and-resumed run with it)."""
-    if not _REFERENCE:
-        import tempfile
-
-        root = pathlib.Path(tempfile.mkdtemp(prefix="albert-demo-reference-"))
-        sentiment = write_sentiment_fixture(root / "hutto")
-        environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-        finished = subprocess.run(demo_command(root / "run", sentiment, *SMALL), env=environment,
-                                  capture_output=True, text=True, cwd=root)
-        assert finished.returncode == 0, finished.stderr[-3000:]
-        _REFERENCE.update(output=root / "run", stdout=finished.stdout)
-    return _REFERENCE["output"], _REFERENCE["stdout"]
-
-
-@pytest.mark.long
-@pytest.mark.skipif(not WIKI.exists(), reason="needs ../shared/data (Wikipedia excerpt)")
-def test_demo_end_to_end_on_a_sentiment_fixture():
-    output, stdout = uninterrupted_run()
-    split = {name: (output / "sentiment" / f"{name}.tsv").read_text().splitlines() for name in
-             ("train", "dev", "test", "tweets", "amazonReviewSnippets")}
-    assert [len(lines) - 1 for lines in split.values()] == [192, 24, 24, 40, 40]  # zero valence and repeat dropped
-    assert not set(split["test"][1:]) & set(split["train"][1:])
-
-    report = (output / "report.md").read_text()
-    for section in ("## Pretraining", "## Sentiment classifier", "| pretrained |", "| from scratch |",
-                    "| majority class (", "| VADER (compound > 0) |", "tweets (40)", "Amazon reviews (40)",
-                    "| MediaPipe TextClassifier |", "| Keras fp32 vs TFLite dynamic int8 |", "| total |"):
-        assert section in report, section
-    evaluation = json.loads((output / "evaluation.json").read_text())
-    assert set(evaluation["accuracy"]) == {"pretrained", "from_scratch", "majority class", "VADER (compound > 0)"}
-    assert evaluation["accuracy"]["VADER (compound > 0)"]["test"] > 0.8  # the fixture's words are in its lexicon
-    on_device = json.loads((output / "on_device.json").read_text())
-    assert on_device["n"] == 24
-    # Same ids, int8 weights: labels may differ only where the fp32 model is unsure; MediaPipe reads the bundle.
-    assert on_device["agreement"]["Keras fp32 vs TFLite dynamic int8"] >= 0.9
-    assert on_device["agreement"]["TFLite dynamic int8 vs MediaPipe TextClassifier"] >= 0.9
-
-    manifest = json.loads((output / "export" / "bundle" / "manifest.json").read_text())
-    assert manifest["labels"] == ["negative", "positive"]
-    assert list((output / "export" / "saved_model").glob("*/saved_model.pb"))
-    assert (output / "export" / "preset" / "config.json").exists()
-    assert (output / "training_curves.png").read_bytes().startswith(b"\x89PNG")
-    assert f"albert predict {output / 'export' / 'preset'} " in stdout
-    assert f"-Palbert.classifierBundle={output / 'export' / 'bundle'}" in stdout
 
 
 def test_split_is_fixed_and_drops_neutral_and_repeated_sentences(tmp_path):
