@@ -33,6 +33,7 @@ import dataclasses
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import pathlib
 import platform
@@ -50,6 +51,8 @@ from albert_tf.export.model_source import labels_of, sequence_length_of, spm_mod
 from albert_tf.export.heads import ModelKind, backbone_of, check_kind, check_seq_length, num_labels, serving_outputs
 from albert_tf.export.manifest_schema import validate_manifest
 from albert_tf.export.tflite import DEVICE_OUTPUTS, LENGTH_ADAPTIVE_QUANTIZATIONS, QUANTIZATIONS, TENSOR_NAMES
+
+logger = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = "albert_tf.bundle/1"
 MODEL_FILES = {
@@ -74,6 +77,22 @@ _INPUT_ROLES = {
 _PIECE_TYPES = {1: "NORMAL", 2: "UNKNOWN", 3: "CONTROL", 4: "USER_DEFINED", 5: "UNUSED", 6: "BYTE"}
 _TOOLS = ("albert-tf", "tensorflow", "keras", "tensorflow-text", "ai-edge-litert", "mediapipe",
           "sentencepiece", "flatbuffers", "numpy")
+
+
+def _mediapipe_tokenizes_like(tokenizer: AlbertTokenizer) -> bool:
+    """Whether MediaPipe's TextClassifier would feed the model its own kind of ids (True), or the classifier's
+    files must go without MediaPipe metadata (False, with a warning).
+
+    MediaPipe lowercases every text before SentencePiece (measured: "HELLO World" scores as "hello world").
+    For an uncased model that is ALBERT's own first step; a cased model would get other ids for every
+    capital letter, without an error, so its files carry no metadata: TextClassifier refuses them, and
+    LiteRT with the manifest's tokenizer settings (what the Android demo does) runs them as they are."""
+    if tokenizer.lower_case:
+        return True
+    logger.warning("The classifier keeps case (lower_case false) but MediaPipe's TextClassifier lowercases every "
+                   "text: its .tflite files get no MediaPipe metadata (run them with LiteRT and the manifest's "
+                   "tokenizer, as the Android demo does).")
+    return False
 
 
 def spm_vocab_tsv(spm_model: bytes) -> str:
@@ -173,6 +192,7 @@ def export_bundle(
     if unknown or not quantizations:
         raise ValueError(f"Unknown --quantize {unknown or '(none given)'}; choose from {list(QUANTIZATIONS)}.")
     labels = _labels_for(model, kind, labels_of(model, labels))
+    mediapipe_metadata = kind == "classifier" and _mediapipe_tokenizes_like(tokenizer)
     if "int8" in quantizations and not representative_texts:
         raise ValueError("--quantize int8 needs representative text: pass --representative-data (a text file "
                          "or a GLUE .tsv such as SST-2 dev.tsv).")
@@ -208,7 +228,7 @@ def export_bundle(
             variants += [(q, True) for q in quantizations if q in LENGTH_ADAPTIVE_QUANTIZATIONS]
         for quantize, adaptive in variants:
             flatbuffer = convert_ids_model(model, seq_length, quantize, data, kind, length_adaptive=adaptive)
-            with_metadata = kind == "classifier" and not adaptive  # MediaPipe takes the fixed [1, L] model
+            with_metadata = mediapipe_metadata and not adaptive  # MediaPipe takes the fixed [1, L] model
             if with_metadata:
                 flatbuffer = add_classifier_metadata(flatbuffer, staging / "spm.model", labels)
             file = ADAPTIVE_MODEL_FILES[quantize] if adaptive else MODEL_FILES[quantize]

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import export_helpers as helpers
+from albert_tf import AlbertTokenizer
 from albert_tf.export.bundle import MODEL_FILES
 from albert_tf.export.mediapipe_tokenization import measure_disagreement, mediapipe_encode
 from albert_tf.export.metadata import read_metadata
-from albert_tf.export.representative_data import read_texts
+from albert_tf.export.representative_data import encode_texts, read_texts
 from albert_tf.export.tflite import make_interpreter, run_ids_model
 from conftest import needs_data, needs_mediapipe
 
@@ -68,6 +69,23 @@ def test_mediapipe_scores_equal_golden(quantize):
     emulated = run_ids_model(make_interpreter(result.directory / MODEL_FILES[quantize]),
                              mediapipe_encode(helpers.tokenizer(), texts, helpers.SEQ_LENGTH))["probabilities"]
     assert float(np.max(np.abs(scores - emulated))) <= TOLERANCE
+
+
+@needs_mediapipe
+def test_mediapipe_lowercases_every_text_before_sentencepiece():
+    """Why a cased classifier gets no MediaPipe metadata (export/bundle.py): MediaPipe scores capitals as their
+    lowercase (Unicode too), as our emulation of its tokenizer says, not as the text's own ids."""
+    result = helpers.bundle()
+    model = result.directory / MODEL_FILES["none"]
+    texts = ["HELLO World, a Great FILM", "ÉCOLE Über ΣΟΦΙΑ"]
+    scores = _classify(model, texts)
+    np.testing.assert_allclose(scores, _classify(model, [text.lower() for text in texts]), atol=TOLERANCE)
+    emulated = run_ids_model(make_interpreter(model), mediapipe_encode(helpers.tokenizer(), texts,
+                                                                      helpers.SEQ_LENGTH))["probabilities"]
+    np.testing.assert_allclose(scores, emulated, atol=TOLERANCE)
+    cased = AlbertTokenizer(helpers.SPM_MODEL, lower_case=False)
+    kept_case = run_ids_model(make_interpreter(model), encode_texts(cased, texts, helpers.SEQ_LENGTH))["probabilities"]
+    assert np.all(np.max(np.abs(kept_case - scores), axis=-1) > 1e-3), "the texts do not tell the cases apart"
 
 
 @helpers.needs_data

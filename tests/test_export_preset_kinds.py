@@ -116,7 +116,7 @@ CASED_TEXTS = ["Hello World from PARIS", "the Quick brown FOX"]
 
 
 @pytest.mark.parametrize("kind", ["classifier", "backbone"])
-def test_export_keeps_the_presets_tokenizer_options(presets, tmp_path, kind):
+def test_export_keeps_the_presets_tokenizer_options(presets, tmp_path, kind, caplog):
     """A preset whose tokenizer keeps case (lower_case false): the SavedModel's text signature and the bundle
     (manifest normalization, golden inputs) must tokenize as the model's own tokenizer, not ALBERT's default
     lower-casing (a model fed other ids than it was trained on gives wrong answers without an error)."""
@@ -139,8 +139,9 @@ def test_export_keeps_the_presets_tokenizer_options(presets, tmp_path, kind):
     expected = encode_texts(cased, CASED_TEXTS, 16)["input_word_ids"]
     lowered = encode_texts(AlbertTokenizer(helpers.SPM_MODEL), CASED_TEXTS, 16)["input_word_ids"]
     assert not np.array_equal(expected, lowered)  # the texts tell the two apart
-    result = export_model(ExportRequest(model_path=preset, output_dir=tmp_path / "out", quantizations=("none",),
-                                        length_adaptive=False))
+    with caplog.at_level("WARNING", logger="albert_tf.export.bundle"):
+        result = export_model(ExportRequest(model_path=preset, output_dir=tmp_path / "out", quantizations=("none",),
+                                            length_adaptive=False))
     served = tf.saved_model.load(str(result.saved_model)).signatures["serve_text"](text=tf.constant(CASED_TEXTS))
     np.testing.assert_array_equal(served["input_word_ids"].numpy(), expected)
     assert result.bundle.manifest["tokenizer"]["normalization"]["lower_case"] is False
@@ -148,3 +149,8 @@ def test_export_keeps_the_presets_tokenizer_options(presets, tmp_path, kind):
     for example in golden["examples"]:
         np.testing.assert_array_equal(example["input_word_ids"],
                                       encode_texts(cased, [example["text"]], 16)["input_word_ids"][0])
+    if kind == "classifier":
+        # MediaPipe's TextClassifier would lowercase the text (test_export_mediapipe.py): no metadata, said once.
+        assert {model["metadata"] for model in result.bundle.manifest["models"]} == {None}
+        warnings = [r for r in caplog.records if "MediaPipe's TextClassifier lowercases" in r.getMessage()]
+        assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
