@@ -74,6 +74,7 @@ def test_student_preset_takes_the_teacher_presets_tokenizer_and_labels(reference
     assert {"loss", "hard_loss", "distill_loss", "dev_accuracy"} <= set(rows[0])
 
 
+@pytest.mark.long
 def test_sigkill_after_first_checkpoint_then_rerun_ends_at_the_uninterrupted_weights(workspace, reference):
     output = workspace / "killed"
     kill_after_first_checkpoint(arguments(workspace, output), output)

@@ -50,6 +50,7 @@ def test_task_names_agree():
     assert set(TASKS) == set(TASK_NAMES)
 
 
+@pytest.mark.long
 @needs_sst2
 def test_sst2_one_epoch_writes_results_submission_and_models(small_sst2, tmp_path, capsys):
     out = tmp_path / "out"
@@ -109,6 +110,7 @@ def test_race_runs(tmp_path, small_config):
     assert results["num_train_examples"] == 2 and set(results["metrics"]) == {"dev"}
 
 
+@pytest.mark.long
 def test_csv_learns_a_keyword_task_from_backbone_checkpoint(tmp_path, small_config):
     from albert_tf import AlbertBackbone, AlbertConfig
 

@@ -84,6 +84,7 @@ def kill_after_first_checkpoint(command: list[str], output) -> None:
     assert not (output / "eval_results.json").exists(), "killed too late: the run had finished"
 
 
+@pytest.mark.long
 def test_sigkill_after_first_checkpoint_then_rerun_ends_at_the_uninterrupted_weights(workspace, reference, capsys):
     output = workspace / "killed"
     kill_after_first_checkpoint(arguments(workspace, output), output)
@@ -133,6 +134,7 @@ def test_other_settings_in_the_same_folder_are_refused(workspace, reference, cap
     assert len(err) == 1 and "started with other settings: --learning-rate 0.002 -> 0.0001" in err[0], err
 
 
+@pytest.mark.long
 def test_seeds_write_one_run_each_and_a_summary_of_their_results(workspace):
     output = workspace / "seeds"
     assert main(arguments(workspace, output, "--seeds", "3", "--epochs", "1", "--eval-every", "6",

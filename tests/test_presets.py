@@ -125,6 +125,7 @@ def test_strings_and_ids_agree(finetuned):
     np.testing.assert_allclose(from_text, from_ids, atol=1e-6)
 
 
+@pytest.mark.long
 def test_predict_cli_equals_the_python_api(finetuned, workdir):
     from albert_tf.presets import load_preset
 
