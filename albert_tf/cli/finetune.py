@@ -61,6 +61,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-qa-length", type=positive_int, default=128, help="RACE question+option tokens kept")
     parser.add_argument("--max-train-examples", type=positive_int, default=None, help="use the first N (small runs)")
     parser.add_argument("--max-eval-examples", type=positive_int, default=None, help="evaluate the first N per split")
+    parser.add_argument("--pad-to-max-length", action="store_true",
+                        help="pad every batch to --max-seq-length; by default classification and RACE batches are "
+                             "cut to their longest sequence (same results to float rounding, less work on short "
+                             "texts; always padded on TPUs)")
     add_table_columns_arguments(parser)
     add_distribution_arguments(parser)
     add_run_arguments(parser)
@@ -140,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, dropout=args.dropout, text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, labels=labels,
         strategy=args.strategy, tpu=args.tpu, dtype=args.dtype, jit_compile=args.jit_compile, seed=args.seed,
-        remat=args.remat,
+        remat=args.remat, pad_to_max_length=args.pad_to_max_length,
         eval_every=args.eval_every, seeds=args.seeds, progress=not args.no_progress, overwrite=args.overwrite,
     )
     result = run_finetuning(settings)

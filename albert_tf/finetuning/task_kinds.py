@@ -23,6 +23,7 @@ from albert_tf.finetuning.features import (
 )
 from albert_tf.finetuning.glue import GLUE_TASKS, GlueTask
 from albert_tf.io_utils import atomic_write_text
+from albert_tf.length_batches import for_model, predict_by_length
 from albert_tf.preprocessor import AlbertPreprocessor
 from albert_tf.tasks import AlbertClassifier, AlbertMultipleChoice, AlbertSpanQA
 from albert_tf.tokenizer import AlbertTokenizer
@@ -33,16 +34,29 @@ Arrays = dict[str, np.ndarray]
 class TaskKind(abc.ABC):
     """One fine-tuning task: data, model head, loss, evaluation.
 
-    Attributes (set by `load_train`):
-        num_train_examples: examples read (after `max_train_examples`).
+    Args:
+        settings: the run's `FinetuneSettings`.
+        tokenizer: the model's tokenizer.
+        static_shapes: every batch must have the same shape (TPUs): no batch is cut to its longest
+            sequence.
+
+    Attributes:
+        trim: how training and prediction batches are cut to their longest sequence
+            (`albert_tf.length_batches`), or None: every batch is `max_seq_length` long (span QA,
+            whose outputs have a sequence axis; `pad_to_max_length`; static shapes).
+        num_train_examples: examples read (after `max_train_examples`; set by `load_train`).
         skipped: messages about training examples left out (reported, never silent).
     """
 
     default_max_seq_length = 128
+    # Whether the kind's model reads only pooled positions, so that padding may be cut from its batches.
+    pools_sequence = AlbertClassifier.pools_sequence
 
-    def __init__(self, settings: Any, tokenizer: AlbertTokenizer):
+    def __init__(self, settings: Any, tokenizer: AlbertTokenizer, static_shapes: bool = False):
         self.settings = settings
         self.tokenizer = tokenizer
+        self.trim = (None if static_shapes or settings.pad_to_max_length or not self.pools_sequence
+                     else for_model(settings.jit_compile))
         self.num_train_examples = 0
         self.skipped: list[str] = []
         # Evaluation inputs, encoded once and reused at every evaluation.
@@ -78,8 +92,11 @@ class TaskKind(abc.ABC):
         (None: dev metrics only, nothing written, as at each evaluation during training)."""
 
     def _predict(self, model: keras.Model, inputs: Arrays, verbose: bool = False):
-        return model.predict(inputs, batch_size=self.settings.eval_batch_size or self.settings.batch_size,
-                             verbose=1 if verbose and self.settings.progress else 0)
+        batch_size = self.settings.eval_batch_size or self.settings.batch_size
+        verbosity = 1 if verbose and self.settings.progress else 0
+        if self.trim is not None:
+            return predict_by_length(model, inputs, batch_size, trim=self.trim, verbose=verbosity)
+        return model.predict(inputs, batch_size=batch_size, verbose=verbosity)
 
     def _cached(self, key: str, encode):
         if key not in self._encoded:
@@ -98,8 +115,8 @@ class TaskKind(abc.ABC):
 class ClassificationKind(TaskKind):
     """GLUE tasks and generic CSV/TSV classification (`AlbertClassifier`; STS-B is regression)."""
 
-    def __init__(self, settings: Any, tokenizer: AlbertTokenizer):
-        super().__init__(settings, tokenizer)
+    def __init__(self, settings: Any, tokenizer: AlbertTokenizer, static_shapes: bool = False):
+        super().__init__(settings, tokenizer, static_shapes)
         self.glue: GlueTask | None = GLUE_TASKS.get(settings.task)
         self.csv: CsvTask | None = None
         if self.glue is None:
@@ -204,9 +221,10 @@ class SpanKind(TaskKind):
     """SQuAD v1.1 and v2.0 (`AlbertSpanQA`): `train-v1.1.json`/`dev-v1.1.json` (or `-v2.0`) in the data dir."""
 
     default_max_seq_length = 384
+    pools_sequence = AlbertSpanQA.pools_sequence  # start and end logits over every position
 
-    def __init__(self, settings: Any, tokenizer: AlbertTokenizer):
-        super().__init__(settings, tokenizer)
+    def __init__(self, settings: Any, tokenizer: AlbertTokenizer, static_shapes: bool = False):
+        super().__init__(settings, tokenizer, static_shapes)
         self.version_2 = settings.task == "squad2"
 
     def _path(self, split: str) -> str:
@@ -297,6 +315,7 @@ class ChoiceKind(TaskKind):
     """RACE (`AlbertMultipleChoice` over 4 options): accuracy on dev and test."""
 
     default_max_seq_length = 512
+    pools_sequence = AlbertMultipleChoice.pools_sequence
 
     def _encode(self, examples: list, description: str) -> tuple[Arrays, np.ndarray]:
         inputs = encode_choice_examples(examples, self.tokenizer, self.max_seq_length,
@@ -334,11 +353,11 @@ class ChoiceKind(TaskKind):
         return results, []
 
 
-def task_kind(settings: Any, tokenizer: AlbertTokenizer) -> TaskKind:
-    """The `TaskKind` for `settings.task`."""
+def task_kind(settings: Any, tokenizer: AlbertTokenizer, static_shapes: bool = False) -> TaskKind:
+    """The `TaskKind` for `settings.task` (`static_shapes`: see `TaskKind`)."""
     if settings.task in ("squad1", "squad2"):
-        return SpanKind(settings, tokenizer)
+        return SpanKind(settings, tokenizer, static_shapes)
     if settings.task == "race":
-        return ChoiceKind(settings, tokenizer)
-    return ClassificationKind(settings, tokenizer)
+        return ChoiceKind(settings, tokenizer, static_shapes)
+    return ClassificationKind(settings, tokenizer, static_shapes)
 

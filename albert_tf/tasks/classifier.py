@@ -36,6 +36,7 @@ class AlbertClassifier(TaskModel):
     """
 
     preset_kind = "classifier"
+    pools_sequence = True
 
     def __init__(self, backbone: AlbertBackbone, num_classes: int, dropout: float = 0.1,
                  preprocessor: AlbertPreprocessor | None = None, labels: Sequence[str] | None = None, **kwargs):

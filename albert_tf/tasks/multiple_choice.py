@@ -64,6 +64,7 @@ class AlbertMultipleChoice(TaskModel):
     """
 
     preset_kind = "multiple_choice"
+    pools_sequence = True
 
     def __init__(self, backbone: AlbertBackbone, num_choices: int, dropout: float = 0.1,
                  preprocessor: AlbertPreprocessor | None = None, labels: Sequence[str] | None = None, **kwargs):

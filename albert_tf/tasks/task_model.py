@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_tf.backbone import INPUT_NAMES, AlbertBackbone
+from albert_tf.length_batches import for_model, predict_by_length
 from albert_tf.preprocessor import AlbertPreprocessor, is_text, split_texts
 
 # Batch size of `predict` / `evaluate` on raw strings when none is given (Keras' own default).
@@ -42,6 +43,9 @@ class TaskModel(keras.Model):
 
     # The `task` name a preset records (see `albert_tf.preset_format`).
     preset_kind: str = ""
+    # Whether the outputs read only pooled positions (no sequence axis): then `predict` on raw
+    # strings batches them by length, each batch cut to its longest sequence (albert_tf.length_batches).
+    pools_sequence: bool = False
 
     def _store(self, backbone: AlbertBackbone, preprocessor: AlbertPreprocessor | None = None,
                labels: Sequence[str] | None = None, **head_arguments: Any) -> None:
@@ -91,9 +95,16 @@ class TaskModel(keras.Model):
 
     def predict(self, x: Any, batch_size: int | None = None, **kwargs: Any):
         if self._takes_text(x):
+            if self.pools_sequence and not isinstance(x, tf.data.Dataset):
+                return self._predict_by_length(self.text_features(x)[0], batch_size, **kwargs)
             x = self.text_dataset(x, batch_size=batch_size)
             batch_size = None
         return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def _predict_by_length(self, features: dict[str, tf.Tensor], batch_size: int | None, **kwargs: Any) -> Any:
+        # Under XLA, lengths round up to powers of two: fewer shapes to compile.
+        trim = for_model(getattr(self, "jit_compile", False) is True)
+        return predict_by_length(self, features, batch_size or DEFAULT_TEXT_BATCH, trim=trim, **kwargs)
 
     def _takes_text(self, x: Any) -> bool:
         if not is_text(x):
@@ -151,6 +162,8 @@ class TaskModel(keras.Model):
             raise ValueError(f"predict_text takes raw strings (a list, array or string tensor, or a pair of them). "
                              f"Received: {type(x).__name__}")
         features, token_counts = self.text_features(x)
+        if self.pools_sequence:
+            return self._predict_by_length(features, batch_size, verbose=verbose), token_counts.numpy()
         dataset = tf.data.Dataset.from_tensor_slices(features).batch(batch_size or DEFAULT_TEXT_BATCH)
         outputs = super().predict(dataset.prefetch(tf.data.AUTOTUNE), verbose=verbose)
         return outputs, token_counts.numpy()

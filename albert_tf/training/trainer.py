@@ -45,6 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_tf.io_utils import atomic_write_text, exclusive_run, remove_staging_leftovers
+from albert_tf.length_batches import LengthTrim
 from albert_tf.training.callbacks import BackupCheckpoint, RotatingCheckpoints, StopOnNaN
 from albert_tf.training.precision import resolve_dtype
 from albert_tf.training.resume import (SETTINGS_FILE, check_run_settings, check_same_command, ensure_checkpoint,
@@ -111,9 +112,11 @@ class EpochBatches:
         batch_size: global batch.
         epochs: passes over the data.
         seed: the order's seed (epoch `e` uses `default_rng([seed, e])`).
+        trim: cuts each batch's token inputs to its longest sequence (`arrays` is then
+            `(inputs, targets)` with the backbone's inputs in `inputs`); None keeps full length.
     """
 
-    def __init__(self, arrays: Any, batch_size: int, epochs: int, seed: int):
+    def __init__(self, arrays: Any, batch_size: int, epochs: int, seed: int, trim: LengthTrim | None = None):
         leaves = tf.nest.flatten(arrays)
         self.num_rows = len(leaves[0])
         if self.num_rows == 0:
@@ -125,18 +128,23 @@ class EpochBatches:
                                 for epoch in range(epochs)])
         self._order = tf.constant(order, tf.int64)
         self._tensors = tf.nest.map_structure(tf.convert_to_tensor, arrays)
+        self.trim = trim
 
     def steps(self, first: int, count: int) -> tf.data.Dataset:
         """The batches of steps `first` .. `first + count - 1`."""
         rows, size, per_epoch = self.num_rows, self.batch_size, self.steps_per_epoch
-        order, tensors = self._order, self._tensors
+        order, tensors, trim = self._order, self._tensors, self.trim
 
         def batch(step):
             epoch, index = step // per_epoch, step % per_epoch
             begin = epoch * rows + index * size
             end = tf.minimum(begin + size, (epoch + 1) * rows)
             chosen = order[begin:end]
-            return tf.nest.map_structure(lambda tensor: tf.gather(tensor, chosen), tensors)
+            rows_of_step = tf.nest.map_structure(lambda tensor: tf.gather(tensor, chosen), tensors)
+            if trim is None:
+                return rows_of_step
+            inputs, *targets = rows_of_step
+            return (trim(inputs), *targets)
 
         return (tf.data.Dataset.range(first, first + count).map(batch)
                 .prefetch(tf.data.AUTOTUNE))
