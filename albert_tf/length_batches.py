@@ -52,7 +52,10 @@ class LengthTrim:
         longest = tf.maximum(longest, 1)
         if self.powers_of_two:
             exponent = tf.math.ceil(tf.math.log(tf.cast(longest, tf.float32)) / tf.math.log(2.0))
-            rounded = tf.maximum(tf.cast(tf.round(tf.pow(2.0, exponent)), tf.int32), self.multiple)
+            rounded = tf.cast(tf.round(tf.pow(2.0, exponent)), tf.int32)
+            # log2 of an exact power of two may round up: take the half when it is enough.
+            rounded = tf.where(rounded // 2 >= longest, rounded // 2, rounded)
+            rounded = tf.maximum(rounded, self.multiple)
         else:
             rounded = (longest + self.multiple - 1) // self.multiple * self.multiple
         return tf.minimum(rounded, limit)

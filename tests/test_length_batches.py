@@ -55,6 +55,15 @@ def test_trim_cuts_to_the_longest_row_rounded_up(lengths, trim, expected):
     np.testing.assert_array_equal(cut["label"].numpy(), inputs["label"])  # not a token input: as it was
 
 
+def test_lengths_are_the_smallest_allowed_at_or_above_the_longest_row():
+    longest = tf.range(1, 700)
+    multiples = LengthTrim().length(longest, tf.constant(512)).numpy()
+    powers = LengthTrim(powers_of_two=True).length(longest, tf.constant(512)).numpy()
+    for row, (multiple, power) in enumerate(zip(multiples, powers), start=1):
+        assert multiple == min(512, -(-row // 8) * 8), row
+        assert power == min(512, max(8, 1 << (row - 1).bit_length())), row
+
+
 def test_trim_needs_the_mask():
     with pytest.raises(ValueError, match="input_mask"):
         LengthTrim()({"input_word_ids": tf.zeros([2, 8], tf.int32)})
