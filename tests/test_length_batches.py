@@ -116,20 +116,19 @@ def test_epoch_batches_cut_each_step_s_rows_and_keep_its_targets():
 
 
 def settings(**changes) -> types.SimpleNamespace:
-    fields = dict(task="sst2", jit_compile=False, pad_to_max_length=False)
+    fields = dict(task="sst2", jit_compile=False)
     return types.SimpleNamespace(**{**fields, **changes})
 
 
-@pytest.mark.parametrize("changes, static_shapes, expected", [
+@pytest.mark.parametrize("changes, full_length, expected", [
     ({}, False, LengthTrim()),
     ({"jit_compile": True}, False, LengthTrim(powers_of_two=True)),
     ({"task": "race"}, False, LengthTrim()),
-    ({"pad_to_max_length": True}, False, None),
-    ({}, True, None),  # TPUs
+    ({}, True, None),  # --pad-to-max-length, TPUs
     ({"task": "squad1"}, False, None),  # start and end logits at every position
 ])
-def test_which_fine_tuning_batches_are_cut(changes, static_shapes, expected):
-    assert task_kind(settings(**changes), tokenizer=None, static_shapes=static_shapes).trim == expected
+def test_which_fine_tuning_batches_are_cut(changes, full_length, expected):
+    assert task_kind(settings(**changes), tokenizer=None, full_length=full_length).trim == expected
 
 
 @needs_data("albert/spiece.model")

@@ -231,7 +231,9 @@ def _run_one(settings: DistillSettings, strategy: tf.distribute.Strategy) -> Dis
     read_settings = dataclasses.replace(settings, labels=labels, max_train_examples=(
         settings.max_train_examples + settings.transfer_examples if settings.transfer_examples
         else settings.max_train_examples))
-    task = ClassificationKind(read_settings, tokenizer)
+    # Dev predictions batched by length (exact for classifiers); the training batches stay full length:
+    # the hidden-state and attention losses read every position.
+    task = ClassificationKind(read_settings, tokenizer, full_length=isinstance(strategy, tf.distribute.TPUStrategy))
     run_dir = settings.output_dir if is_chief(strategy) else os.path.join(
         settings.output_dir, "workers", worker_id(strategy))  # only the chief writes the shared outputs
     record = trainer.settings_record(settings, _NOT_RECORDED, paths=("data_dir", "spm_model", "teacher",

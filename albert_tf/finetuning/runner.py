@@ -181,7 +181,8 @@ def _run_one(settings: FinetuneSettings, strategy: tf.distribute.Strategy) -> Fi
     if not os.path.isdir(settings.data_dir):
         raise ValueError(f"Data directory not found: {settings.data_dir}")
     tokenizer = AlbertTokenizer.from_serialized_proto(*tokenizer_source(settings.spm_model, settings.init_checkpoint))
-    task = task_kind(settings, tokenizer, static_shapes=isinstance(strategy, tf.distribute.TPUStrategy))
+    task = task_kind(settings, tokenizer, full_length=settings.pad_to_max_length or isinstance(
+        strategy, tf.distribute.TPUStrategy))  # TPUs want static shapes
     run_dir = settings.output_dir if is_chief(strategy) else os.path.join(
         settings.output_dir, "workers", worker_id(strategy))  # only the chief writes the shared outputs
     if settings.overwrite:

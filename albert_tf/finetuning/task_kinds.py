@@ -37,13 +37,13 @@ class TaskKind(abc.ABC):
     Args:
         settings: the run's `FinetuneSettings`.
         tokenizer: the model's tokenizer.
-        static_shapes: every batch must have the same shape (TPUs): no batch is cut to its longest
-            sequence.
+        full_length: every batch `max_seq_length` long (`--pad-to-max-length`; TPUs, which want
+            static shapes), none cut to its longest sequence.
 
     Attributes:
         trim: how training and prediction batches are cut to their longest sequence
             (`albert_tf.length_batches`), or None: every batch is `max_seq_length` long (span QA,
-            whose outputs have a sequence axis; `pad_to_max_length`; static shapes).
+            whose outputs have a sequence axis, or `full_length`).
         num_train_examples: examples read (after `max_train_examples`; set by `load_train`).
         skipped: messages about training examples left out (reported, never silent).
     """
@@ -52,11 +52,10 @@ class TaskKind(abc.ABC):
     # Whether the kind's model reads only pooled positions, so that padding may be cut from its batches.
     pools_sequence = AlbertClassifier.pools_sequence
 
-    def __init__(self, settings: Any, tokenizer: AlbertTokenizer, static_shapes: bool = False):
+    def __init__(self, settings: Any, tokenizer: AlbertTokenizer, full_length: bool = False):
         self.settings = settings
         self.tokenizer = tokenizer
-        self.trim = (None if static_shapes or settings.pad_to_max_length or not self.pools_sequence
-                     else for_model(settings.jit_compile))
+        self.trim = None if full_length or not self.pools_sequence else for_model(settings.jit_compile)
         self.num_train_examples = 0
         self.skipped: list[str] = []
         # Evaluation inputs, encoded once and reused at every evaluation.
@@ -115,8 +114,8 @@ class TaskKind(abc.ABC):
 class ClassificationKind(TaskKind):
     """GLUE tasks and generic CSV/TSV classification (`AlbertClassifier`; STS-B is regression)."""
 
-    def __init__(self, settings: Any, tokenizer: AlbertTokenizer, static_shapes: bool = False):
-        super().__init__(settings, tokenizer, static_shapes)
+    def __init__(self, settings: Any, tokenizer: AlbertTokenizer, full_length: bool = False):
+        super().__init__(settings, tokenizer, full_length)
         self.glue: GlueTask | None = GLUE_TASKS.get(settings.task)
         self.csv: CsvTask | None = None
         if self.glue is None:
@@ -223,8 +222,8 @@ class SpanKind(TaskKind):
     default_max_seq_length = 384
     pools_sequence = AlbertSpanQA.pools_sequence  # start and end logits over every position
 
-    def __init__(self, settings: Any, tokenizer: AlbertTokenizer, static_shapes: bool = False):
-        super().__init__(settings, tokenizer, static_shapes)
+    def __init__(self, settings: Any, tokenizer: AlbertTokenizer, full_length: bool = False):
+        super().__init__(settings, tokenizer, full_length)
         self.version_2 = settings.task == "squad2"
 
     def _path(self, split: str) -> str:
@@ -353,11 +352,11 @@ class ChoiceKind(TaskKind):
         return results, []
 
 
-def task_kind(settings: Any, tokenizer: AlbertTokenizer, static_shapes: bool = False) -> TaskKind:
-    """The `TaskKind` for `settings.task` (`static_shapes`: see `TaskKind`)."""
+def task_kind(settings: Any, tokenizer: AlbertTokenizer, full_length: bool = False) -> TaskKind:
+    """The `TaskKind` for `settings.task` (`full_length`: see `TaskKind`)."""
     if settings.task in ("squad1", "squad2"):
-        return SpanKind(settings, tokenizer, static_shapes)
+        return SpanKind(settings, tokenizer, full_length)
     if settings.task == "race":
-        return ChoiceKind(settings, tokenizer, static_shapes)
-    return ClassificationKind(settings, tokenizer, static_shapes)
+        return ChoiceKind(settings, tokenizer, full_length)
+    return ClassificationKind(settings, tokenizer, full_length)
 
