@@ -110,9 +110,9 @@ def main() -> int:
                                    verbose=0, callbacks=[callback])
         return float(history.history["loss"][-1]), statistics.median(np.diff(ends[1:]))
 
-    def classify_full() -> np.ndarray:
-        return keras.Model.predict(models["full"], models["full"].text_dataset(dev_texts, batch_size=BATCH),
-                                   verbose=0)
+    def classify_full() -> np.ndarray:  # tokenized as `predict` on text tokenizes, every batch full length
+        features, _ = models["full"].text_features(dev_texts)
+        return keras.Model.predict(models["full"], features, batch_size=BATCH, verbose=0)
 
     def classify_cut() -> np.ndarray:
         return models["full"].predict(dev_texts, batch_size=BATCH, verbose=0)

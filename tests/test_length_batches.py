@@ -139,8 +139,32 @@ def test_classifier_predict_on_text_matches_full_length_batches():
                                         preprocessor=AlbertPreprocessor(spm, sequence_length=LENGTH)))
     texts = ["a fine film", "dull", "a long and winding story about the sea, the wind and a boat that never "
              "came home", "moving", "the cast is superb and the plot moves along at a good pace"]
-    expected = keras.Model.predict(model, model.text_dataset(texts, batch_size=2), verbose=0)  # every batch 40 long
+    expected = keras.Model.predict(model, model.text_features(texts)[0], batch_size=2, verbose=0)  # all 40 long
     np.testing.assert_allclose(model.predict(texts, batch_size=2, verbose=0), expected, rtol=1e-5, atol=1e-5)
     outputs, counts = model.predict_text(texts, batch_size=2)
     np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-5)
     assert counts.tolist() == [int(length) for length in sequence_lengths(model.text_features(texts)[0])]
+
+
+@needs_data("albert/spiece.model")
+def test_fit_on_text_shuffles_each_pass_and_cuts_each_batch():
+    spm = AlbertGraphTokenizer(SHARED_DATA / "albert" / "spiece.model")
+    config = AlbertConfig(**{**TINY_FIELDS, "vocab_size": 30000})
+    model = AlbertClassifier(AlbertBackbone(config), num_classes=2,
+                             preprocessor=AlbertPreprocessor(spm, sequence_length=LENGTH))
+    texts = [" ".join(["word"] * count) for count in range(1, 21)]  # 3 to 22 tokens
+    labels = np.arange(20) % 2
+    tf.random.set_seed(0)
+    dataset = model.text_dataset(texts, labels, batch_size=5, shuffle=True)
+    first, second = ([int(count) for batch, _ in dataset for count in batch["input_mask"].numpy().sum(axis=1)]
+                     for _ in range(2))
+    assert sorted(first) == sorted(second) == list(range(3, 23))
+    assert first != sorted(first) and first != second  # shuffled, and again at the next pass
+    for batch, _ in dataset:
+        longest = int(batch["input_mask"].numpy().sum(axis=1).max())
+        assert batch["input_mask"].shape[1] == min(LENGTH, -(-longest // 8) * 8)
+    in_order = [int(count) for batch, _ in model.text_dataset(texts, labels, batch_size=5)
+                for count in batch["input_mask"].numpy().sum(axis=1)]
+    assert in_order == list(range(3, 23))  # evaluate / predict keep the order
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(texts, labels, batch_size=5, epochs=1, verbose=0)  # text in, shuffled, cut: trains

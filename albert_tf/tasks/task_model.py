@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_tf.backbone import INPUT_NAMES, AlbertBackbone
-from albert_tf.length_batches import for_model, predict_by_length
+from albert_tf.length_batches import LengthTrim, for_model, predict_by_length
 from albert_tf.preprocessor import AlbertPreprocessor, is_text, split_texts
 
 # Batch size of `predict` / `evaluate` on raw strings when none is given (Keras' own default).
@@ -76,7 +76,9 @@ class TaskModel(keras.Model):
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, sample_weight: Any = None,
             validation_data: Any = None, **kwargs: Any):
         if self._takes_text(x):
-            x = self.text_dataset(x, y, sample_weight, batch_size)
+            # Keras shuffles arrays before each epoch but not a Dataset: the text's Dataset shuffles itself.
+            x = self.text_dataset(x, y, sample_weight, batch_size, shuffle=bool(kwargs.get("shuffle", True)))
+            kwargs["shuffle"] = False  # (done)
             y = sample_weight = batch_size = None
             if validation_data is not None and not isinstance(validation_data, tf.data.Dataset):
                 val_x, val_y, val_weight = keras.utils.unpack_x_y_sample_weight(tuple(validation_data))
@@ -101,10 +103,12 @@ class TaskModel(keras.Model):
             batch_size = None
         return super().predict(x, batch_size=batch_size, **kwargs)
 
-    def _predict_by_length(self, features: dict[str, tf.Tensor], batch_size: int | None, **kwargs: Any) -> Any:
+    def _length_trim(self) -> LengthTrim:
         # Under XLA, lengths round up to powers of two: fewer shapes to compile.
-        trim = for_model(getattr(self, "jit_compile", False) is True)
-        return predict_by_length(self, features, batch_size or DEFAULT_TEXT_BATCH, trim=trim, **kwargs)
+        return for_model(getattr(self, "jit_compile", False) is True)
+
+    def _predict_by_length(self, features: dict[str, tf.Tensor], batch_size: int | None, **kwargs: Any) -> Any:
+        return predict_by_length(self, features, batch_size or DEFAULT_TEXT_BATCH, trim=self._length_trim(), **kwargs)
 
     def _takes_text(self, x: Any) -> bool:
         if not is_text(x):
@@ -115,14 +119,24 @@ class TaskModel(keras.Model):
         return True
 
     def text_dataset(self, x: Any, y: Any = None, sample_weight: Any = None,
-                     batch_size: int | None = None) -> tf.data.Dataset:
-        """A batched `tf.data.Dataset` of model inputs (and targets) from raw strings."""
+                     batch_size: int | None = None, shuffle: bool = False) -> tf.data.Dataset:
+        """A batched `tf.data.Dataset` of model inputs (and targets) from raw strings.
+
+        `shuffle`: a new order at every pass, as `fit` on arrays. A model that pools
+        (`pools_sequence`) gets each batch cut to its longest sequence (albert_tf.length_batches).
+        """
         preprocessor = self.preprocessor
         if isinstance(x, tf.data.Dataset):
             return x.map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
         features, _ = self.text_features(x)
         elements = (features,) if y is None else (features, y) if sample_weight is None else (features, y, sample_weight)
-        dataset = tf.data.Dataset.from_tensor_slices(elements).batch(batch_size or DEFAULT_TEXT_BATCH)
+        dataset = tf.data.Dataset.from_tensor_slices(elements)
+        if shuffle:
+            dataset = dataset.shuffle(int(features[INPUT_NAMES[0]].shape[0]), reshuffle_each_iteration=True)
+        dataset = dataset.batch(batch_size or DEFAULT_TEXT_BATCH)
+        if self.pools_sequence:
+            trim = self._length_trim()
+            dataset = dataset.map(lambda inputs, *targets: (trim(inputs), *targets))
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     def text_features(self, x: Any) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
