@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from albert_tf import AlbertBackbone, AlbertConfig, AlbertGraphTokenizer
+from albert_tf.distillation import Distiller
 from albert_tf.finetuning.task_kinds import task_kind
 from albert_tf.length_batches import LengthTrim, length_sorted_dataset, predict_by_length, sequence_lengths
 from albert_tf.preprocessor import AlbertPreprocessor
@@ -100,6 +101,21 @@ def test_multiple_choice_scores_of_cut_batches_equal_the_full_length_ones(tiny_c
     assert sequence_lengths(inputs).shape == (7,)
     expected = model.predict(inputs, batch_size=3, verbose=0)
     np.testing.assert_allclose(predict_by_length(model, inputs, batch_size=3), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("attention_loss", ["mse", "kl"])
+def test_distillation_losses_of_a_cut_batch_equal_the_full_length_ones(tiny_config, attention_loss):
+    teacher = randomized(AlbertClassifier(AlbertBackbone(tiny_config), num_classes=3))
+    student = randomized(AlbertClassifier(AlbertBackbone(AlbertConfig(
+        **{**TINY_FIELDS, "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+           "intermediate_size": 32})), num_classes=3))
+    distiller = Distiller(teacher, student, alpha=0.5, temperature=2.0, hidden_state_weight=1.0,
+                          attention_weight=1.0, attention_loss=attention_loss)
+    inputs, labels = padded_inputs([5, 12, 9, 2]), np.array([0, 1, 2, 1])
+    full = distiller.compute_losses(inputs, labels)
+    cut = distiller.compute_losses(LengthTrim()({name: tf.constant(value) for name, value in inputs.items()}), labels)
+    for term in ("loss", "hidden_loss", "attention_loss", "distill_loss", "student_logits"):
+        np.testing.assert_allclose(cut[term], full[term], rtol=1e-5, atol=1e-6, err_msg=term)
 
 
 def test_epoch_batches_cut_each_step_s_rows_and_keep_its_targets():

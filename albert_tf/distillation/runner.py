@@ -35,6 +35,7 @@ from albert_tf.config import AlbertConfig
 from albert_tf.finetuning.glue import GLUE_TASKS
 from albert_tf.finetuning.runner import LAST_PRESET, MODEL_PRESET, TASK_NAMES, load_backbone_checkpoint, tokenizer_source
 from albert_tf.io_utils import atomic_write_text
+from albert_tf.length_batches import LengthTrim, predict_by_length
 from albert_tf.training import trainer
 from albert_tf.training.strategy import create_strategy, is_chief, worker_id
 
@@ -231,8 +232,8 @@ def _run_one(settings: DistillSettings, strategy: tf.distribute.Strategy) -> Dis
     read_settings = dataclasses.replace(settings, labels=labels, max_train_examples=(
         settings.max_train_examples + settings.transfer_examples if settings.transfer_examples
         else settings.max_train_examples))
-    # Dev predictions batched by length (exact for classifiers); the training batches stay full length:
-    # the hidden-state and attention losses read every position.
+    # Batches cut to their longest sequence (albert_tf.length_batches), except on TPUs: exact for the
+    # classifiers, and the hidden-state and attention losses leave padding out.
     task = ClassificationKind(read_settings, tokenizer, full_length=isinstance(strategy, tf.distribute.TPUStrategy))
     run_dir = settings.output_dir if is_chief(strategy) else os.path.join(
         settings.output_dir, "workers", worker_id(strategy))  # only the chief writes the shared outputs
@@ -270,7 +271,7 @@ def _train(settings: DistillSettings, strategy: tf.distribute.Strategy, tokenize
     num_labelled = min(num_rows, settings.max_train_examples or num_rows)
     logits, cache_status = None, "off"
     if settings.cache_teacher_logits or num_rows > num_labelled:
-        logits, cache_status = _teacher_logits(teacher, inputs, settings, run_dir)
+        logits, cache_status = _teacher_logits(teacher, inputs, settings, run_dir, task.trim)
     if num_rows > num_labelled:
         # Transfer rows: the teacher's prediction stands in for the (unused) label.
         labels = labels.copy()
@@ -278,7 +279,8 @@ def _train(settings: DistillSettings, strategy: tf.distribute.Strategy, tokenize
         labels[num_labelled:] = teacher_view[:, 0] if task.num_outputs == 1 else np.argmax(teacher_view, axis=-1)
     if logits is not None:
         inputs = {**inputs, TEACHER_LOGITS_KEY: logits}
-    batches = trainer.EpochBatches((inputs, labels), settings.batch_size, settings.epochs, settings.seed)
+    batches = trainer.EpochBatches((inputs, labels), settings.batch_size, settings.epochs, settings.seed,
+                                   trim=task.trim)
 
     preprocessor = AlbertPreprocessor(AlbertGraphTokenizer(tokenizer.serialized_model_proto, name="tokenizer"),
                                       task.max_seq_length, text_pair=task.text_pair, name="preprocessor")
@@ -428,9 +430,9 @@ def _file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _teacher_logits(teacher: keras.Model, inputs: dict[str, np.ndarray],
-                    settings: DistillSettings, run_dir: str) -> tuple[np.ndarray, str]:
-    """The teacher's logits for every training row, and how they were obtained:
+def _teacher_logits(teacher: keras.Model, inputs: dict[str, np.ndarray], settings: DistillSettings, run_dir: str,
+                    trim: LengthTrim | None = None) -> tuple[np.ndarray, str]:
+    """The teacher's logits for every training row (batched by length with `trim`), and how they were obtained:
     `reused` (valid cache), `computed` (cache written) or `in_memory` (transfer rows, no cache asked)."""
     from albert_tf.distillation.teacher_cache import load_teacher_logits, save_teacher_logits
 
@@ -447,7 +449,7 @@ def _teacher_logits(teacher: keras.Model, inputs: dict[str, np.ndarray],
         logger.info("teacher-logits cache %s is stale (%s); recomputing", logits_path, reason)
 
     logits = _predict_with_progress(teacher, inputs, settings.eval_batch_size or settings.batch_size,
-                                    settings.progress)
+                                    settings.progress, trim)
     if not settings.cache_teacher_logits:
         return logits, "in_memory"
     save_teacher_logits(logits_path, logits)
@@ -478,8 +480,8 @@ def _cache_mismatch(logits_path: str, record_path: str, fingerprint: str, num_ro
 
 
 def _predict_with_progress(model: keras.Model, inputs: dict[str, np.ndarray], batch_size: int,
-                           progress: bool) -> np.ndarray:
-    """`model`'s float32 logits for all rows (in order), under a tqdm bar."""
+                           progress: bool, trim: LengthTrim | None = None) -> np.ndarray:
+    """`model`'s float32 logits for all rows (in order), under a tqdm bar; batched by length with `trim`."""
     from tqdm.auto import tqdm
 
     num_rows = len(inputs[INPUT_NAMES[0]])
@@ -487,8 +489,11 @@ def _predict_with_progress(model: keras.Model, inputs: dict[str, np.ndarray], ba
         # One `predict` (one traced function); the callback only moves the bar.
         callback = keras.callbacks.LambdaCallback(
             on_predict_batch_end=lambda batch, logs: bar.update(min(batch_size, num_rows - bar.n)))
-        logits = model.predict({name: inputs[name] for name in INPUT_NAMES}, batch_size=batch_size, verbose=0,
-                               callbacks=[callback])
+        features = {name: inputs[name] for name in INPUT_NAMES}
+        if trim is None:
+            logits = model.predict(features, batch_size=batch_size, verbose=0, callbacks=[callback])
+        else:
+            logits = predict_by_length(model, features, batch_size, trim=trim, callbacks=[callback])
     return np.asarray(logits, dtype="float32")
 
 
