@@ -25,6 +25,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from albert_tf.in_memory_batches import in_memory_batches
+
 # The backbone's inputs that have a sequence axis (the last), padded at its end.
 TOKEN_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 
@@ -101,7 +103,7 @@ def length_sorted_dataset(inputs: dict[str, np.ndarray], batch_size: int, trim: 
         return trim({name: tf.gather(value, chosen) for name, value in tensors.items()})
 
     batches = -(-rows // batch_size)
-    return tf.data.Dataset.range(batches).map(batch).prefetch(tf.data.AUTOTUNE), order
+    return in_memory_batches(tf.data.Dataset.range(batches).map(batch)), order
 
 
 def predict_by_length(model: keras.Model, inputs: dict[str, np.ndarray], batch_size: int, *,

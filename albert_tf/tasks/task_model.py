@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert_tf.backbone import INPUT_NAMES, AlbertBackbone
+from albert_tf.in_memory_batches import in_memory_batches
 from albert_tf.length_batches import LengthTrim, for_model, predict_by_length
 from albert_tf.preprocessor import AlbertPreprocessor, is_text, split_texts
 
@@ -137,7 +138,7 @@ class TaskModel(keras.Model):
         if self.pools_sequence:
             trim = self._length_trim()
             dataset = dataset.map(lambda inputs, *targets: (trim(inputs), *targets))
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        return in_memory_batches(dataset)
 
     def text_features(self, x: Any) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         """The model inputs of raw strings `x`, and each example's untruncated token count.
@@ -179,7 +180,7 @@ class TaskModel(keras.Model):
         if self.pools_sequence:
             return self._predict_by_length(features, batch_size, verbose=verbose), token_counts.numpy()
         dataset = tf.data.Dataset.from_tensor_slices(features).batch(batch_size or DEFAULT_TEXT_BATCH)
-        outputs = super().predict(dataset.prefetch(tf.data.AUTOTUNE), verbose=verbose)
+        outputs = super().predict(in_memory_batches(dataset), verbose=verbose)
         return outputs, token_counts.numpy()
 
     def _predict_for_answers(self, x: Any, batch_size: int | None, verbose: Any,

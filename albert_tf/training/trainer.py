@@ -44,6 +44,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from albert_tf.in_memory_batches import in_memory_batches
 from albert_tf.io_utils import atomic_write_text, exclusive_run, remove_staging_leftovers
 from albert_tf.length_batches import LengthTrim
 from albert_tf.training.callbacks import BackupCheckpoint, RotatingCheckpoints, StopOnNaN
@@ -146,8 +147,7 @@ class EpochBatches:
             inputs, *targets = rows_of_step
             return (trim(inputs), *targets)
 
-        return (tf.data.Dataset.range(first, first + count).map(batch)
-                .prefetch(tf.data.AUTOTUNE))
+        return in_memory_batches(tf.data.Dataset.range(first, first + count).map(batch))
 
 
 @dataclasses.dataclass(frozen=True)
