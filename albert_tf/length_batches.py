@@ -50,14 +50,12 @@ class LengthTrim:
             raise ValueError(f"`multiple` must be at least 1. Received: multiple={self.multiple}")
 
     def length(self, longest: tf.Tensor, limit: tf.Tensor) -> tf.Tensor:
-        """The length to cut to: `longest` rounded up as configured, at most `limit` (int32 scalars)."""
+        """The length to cut to: `longest` rounded up as configured, at most `limit` (int32; elementwise)."""
         longest = tf.maximum(longest, 1)
         if self.powers_of_two:
-            exponent = tf.math.ceil(tf.math.log(tf.cast(longest, tf.float32)) / tf.math.log(2.0))
-            rounded = tf.cast(tf.round(tf.pow(2.0, exponent)), tf.int32)
-            # log2 of an exact power of two may round up: take the half when it is enough.
-            rounded = tf.where(rounded // 2 >= longest, rounded // 2, rounded)
-            rounded = tf.maximum(rounded, self.multiple)
+            powers = tf.bitwise.left_shift(1, tf.range(31))  # 1, 2, 4, ... 2^30: the first at or above it
+            at_least = powers >= longest[..., None]
+            rounded = tf.maximum(tf.reduce_min(tf.where(at_least, powers, powers[-1]), axis=-1), self.multiple)
         else:
             rounded = (longest + self.multiple - 1) // self.multiple * self.multiple
         return tf.minimum(rounded, limit)

@@ -35,9 +35,10 @@ def random_batch(batch: int, seq_length: int, vocab: int) -> dict:
     }
 
 
-def albert_tf_classifier(config):
-    """albert_tf `AlbertClassifier` over `config` (an AlbertConfig), compiled as `albert finetune` compiles
-    it, its train function made. Built from seed 0 under the current Keras dtype policy."""
+def albert_tf_classifier(config, preprocessor=None):
+    """albert_tf `AlbertClassifier` over `config` (an AlbertConfig), with `preprocessor` if given (text in),
+    compiled as `albert finetune` compiles it, its train function made. Built from seed 0 under the current
+    Keras dtype policy."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
 
@@ -46,7 +47,7 @@ def albert_tf_classifier(config):
     from albert_tf.tasks import AlbertClassifier
 
     keras.utils.set_random_seed(0)
-    model = AlbertClassifier(AlbertBackbone(config), LABELS, dropout=DROPOUT)
+    model = AlbertClassifier(AlbertBackbone(config), LABELS, dropout=DROPOUT, preprocessor=preprocessor)
     model.compile(optimizer=create_optimizer("adamw", learning_rate=1e-4, warmup_steps=0, total_steps=10000,
                                              weight_decay=0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])

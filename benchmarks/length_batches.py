@@ -35,31 +35,6 @@ DATA = pathlib.Path(os.environ.get("ALBERT_SHARED_DATA") or ROOT.parent / "share
 SST2 = DATA / "glue" / "SST-2"
 SPM = DATA / "albert" / "spiece.model"
 BATCH = 32
-TINY = dict(vocab_size=30000, embedding_size=64, hidden_size=128, num_hidden_layers=4, num_attention_heads=2,
-            intermediate_size=512)
-
-
-def read_sentences(split: str) -> tuple[list[str], list[int]]:
-    """SST-2 `split`'s sentences and labels."""
-    lines = (SST2 / f"{split}.tsv").read_text(encoding="utf-8").splitlines()[1:]
-    rows = [line.rsplit("\t", 1) for line in lines]
-    return [text for text, _ in rows], [int(label) for _, label in rows]
-
-
-def classifier(preprocessor, seed: int = 0):
-    """An albert_tiny-shaped classifier compiled as `albert finetune` compiles it."""
-    import keras
-
-    from albert_tf import AlbertBackbone, AlbertConfig
-    from albert_tf.optimization import create_optimizer
-    from albert_tf.tasks import AlbertClassifier
-
-    keras.utils.set_random_seed(seed)
-    model = AlbertClassifier(AlbertBackbone(AlbertConfig(**TINY)), 2, dropout=0.1, preprocessor=preprocessor)
-    model.compile(optimizer=create_optimizer("adamw", learning_rate=1e-4, warmup_steps=0, total_steps=10000,
-                                             weight_decay=0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model
 
 
 def main() -> int:
@@ -82,16 +57,19 @@ def main() -> int:
     import numpy as np
     import tensorflow as tf
 
-    from albert_tf import AlbertGraphTokenizer
+    from albert_tf import AlbertConfig, AlbertGraphTokenizer
     from albert_tf.io_utils import atomic_write_text
     from albert_tf.length_batches import LengthTrim, length_sorted_dataset, sequence_lengths
     from albert_tf.preprocessor import AlbertPreprocessor
     from albert_tf.training.trainer import EpochBatches
+    from classifier_cases import albert_tf_classifier
+    from albert_tf.export.representative_data import read_labeled_tsv
 
     preprocessor = AlbertPreprocessor(AlbertGraphTokenizer(SPM, name="tokenizer"), args.max_seq_length)
-    train_texts, train_labels = read_sentences("train")
-    dev_texts, _ = read_sentences("dev")
-    models = {"full": classifier(preprocessor), "cut": classifier(preprocessor)}
+    train_texts, train_labels = read_labeled_tsv(SST2 / "train.tsv")
+    dev_texts, _ = read_labeled_tsv(SST2 / "dev.tsv")
+    config = AlbertConfig.from_preset("tiny")  # albert_tiny with the released 30k vocabulary
+    models = {"full": albert_tf_classifier(config, preprocessor), "cut": albert_tf_classifier(config, preprocessor)}
     used = (args.rounds + 1) * args.steps * BATCH  # the rows the warm-up and the rounds train on
     rows = min(len(train_texts), max(used, 4096))
     features, _ = models["full"].text_features(train_texts[:rows])
