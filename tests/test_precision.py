@@ -89,3 +89,38 @@ def test_pretrain_defaults_to_auto_while_finetune_and_distill_stay_float32():
     assert subcommand_default("pretrain", "dtype") == "auto"
     for command in ("finetune", "distill"):
         assert subcommand_default(command, "dtype") == "float32", command
+
+
+def test_a_run_gives_the_callers_dtype_policy_back_when_it_returns_or_raises():
+    import keras
+
+    from albert_tf.training.trainer import restores_dtype_policy
+
+    @restores_dtype_policy
+    def run(fail: bool) -> str:
+        keras.config.set_dtype_policy("mixed_bfloat16")  # as apply_precision_and_seed does
+        if fail:
+            raise ValueError("bad input")
+        return keras.config.dtype_policy().name
+
+    keras.config.set_dtype_policy("float32")
+    try:
+        assert run(fail=False) == "mixed_bfloat16"
+        assert keras.config.dtype_policy().name == "float32"
+        with pytest.raises(ValueError, match="bad input"):
+            run(fail=True)
+        assert keras.config.dtype_policy().name == "float32"
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+def test_pretraining_fine_tuning_and_distillation_runs_restore_the_dtype_policy():
+    # The demo exports after fine-tuning in its own precision: a run leaking mixed_bfloat16 made the export a
+    # bfloat16 graph, which the TFLite converter refuses.
+    from albert_tf.distillation.runner import run_distillation
+    from albert_tf.finetuning.runner import run_finetuning
+    from albert_tf.training.pretraining import run_pretraining
+
+    for run in (run_pretraining, run_finetuning, run_distillation):
+        assert getattr(run, "__wrapped__", None) is not None, run.__name__
+        assert run.__code__.co_name == "run_in_its_own_policy", run.__name__

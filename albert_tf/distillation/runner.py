@@ -195,6 +195,7 @@ class DistillResult:
         return self.results.get("teacher_metrics", {})
 
 
+@trainer.restores_dtype_policy
 def run_distillation(settings: DistillSettings) -> DistillResult:
     """Distils `settings.teacher` into a new student on `settings.task`, evaluating the student on the dev
     set at every interval, and writes the best and last student presets, `eval_results.json` (student and

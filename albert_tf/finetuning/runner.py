@@ -157,6 +157,7 @@ class FinetuneResult:
         return self.results["metrics"]
 
 
+@trainer.restores_dtype_policy
 def run_finetuning(settings: FinetuneSettings) -> FinetuneResult:
     """Fine-tunes on `settings.task`, evaluating on the dev set at every interval, and writes in `output_dir`:
     `model/` (the preset of the checkpoint with the best official dev metric: weights, tokenizer, label

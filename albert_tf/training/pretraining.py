@@ -184,6 +184,7 @@ def check_records(settings: PretrainingSettings, config: AlbertConfig | None = N
     return metadata
 
 
+@trainer.restores_dtype_policy
 def run_pretraining(settings: PretrainingSettings) -> PretrainingResult:
     """Pretrains (or resumes pretraining) and writes the backbone as `backbone.keras`.
 

@@ -32,13 +32,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import functools
 import io
 import json
 import logging
 import math
 import os
 import shutil
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence, TypeVar
 
 import keras
 import numpy as np
@@ -539,9 +540,32 @@ def check_common_settings(settings: Any) -> None:
 
 def apply_precision_and_seed(settings: Any) -> None:
     """Sets the run's dtype policy (`settings.dtype`, already resolved from `auto`) and global seed,
-    once, before any model is built: the same for pretraining, fine-tuning and distillation."""
+    once, before any model is built: the same for pretraining, fine-tuning and distillation. The run
+    function is decorated with `restores_dtype_policy`, so the policy is the run's only."""
     keras.config.set_dtype_policy(settings.dtype)
     keras.utils.set_random_seed(settings.seed)
+
+
+Run = TypeVar("Run", bound=Callable[..., Any])
+
+
+def restores_dtype_policy(run: Run) -> Run:
+    """Makes `run` give Keras' global dtype policy back as it found it, when it returns or raises.
+
+    A run sets the policy for the models it builds (`apply_precision_and_seed`); without this, the
+    caller's next model would be built in the run's precision: the demo, having fine-tuned in
+    mixed_bfloat16, would export a bfloat16 graph that the TFLite converter refuses.
+    """
+
+    @functools.wraps(run)
+    def run_in_its_own_policy(*args: Any, **kwargs: Any) -> Any:
+        callers_policy = keras.config.dtype_policy()
+        try:
+            return run(*args, **kwargs)
+        finally:
+            keras.config.set_dtype_policy(callers_policy)
+
+    return run_in_its_own_policy  # type: ignore[return-value]
 
 
 def resolve_settings_dtype(settings: Any) -> None:
