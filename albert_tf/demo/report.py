@@ -64,7 +64,8 @@ def _classifier_section(settings, data, twins: dict, evaluation: dict) -> list[s
                  f"{data.counts['train']:,} train / {data.counts['dev']:,} dev / {data.counts['test']:,} test, "
                  "a fixed seeded split; valence > 0 is positive, < 0 negative. Both classifiers have the same "
                  f"shape, vocabulary, data order (seed {settings.seed}) and budget ({settings.finetune_epochs} "
-                 f"epochs of batch {settings.finetune_batch_size}, {settings.export_seq_length} tokens); each "
+                 f"epochs of batch {settings.finetune_batch_size}, {settings.export_seq_length} tokens, "
+                 f"{settings.finetune_dtype}); each "
                  "learning rate of the grid is tried and the one with the best dev accuracy kept. The test split "
                  "is scored once, after that choice.", ""]
     else:

@@ -35,6 +35,7 @@ class TwinSettings:
         batch_size: training batch.
         seq_length: tokens per sentence.
         seed: initialization and data-order seed, the same for both twins.
+        dtype: the dtype policy both twins train in.
         labels: the class names (tsv task).
         max_train_examples: use only the first N training rows.
         progress: Keras progress bars.
@@ -51,6 +52,7 @@ class TwinSettings:
     batch_size: int
     seq_length: int
     seed: int
+    dtype: str = "float32"
     labels: Sequence[str] | None = None
     max_train_examples: int | None = None
     progress: bool = True
@@ -83,7 +85,8 @@ def finetune_twins(settings: TwinSettings, root: str | os.PathLike, log=logger.i
                 spm_model=None if pretrained else settings.spm_model,
                 epochs=settings.epochs, learning_rate=learning_rate, batch_size=settings.batch_size,
                 max_seq_length=settings.seq_length, max_train_examples=settings.max_train_examples,
-                seed=settings.seed, strategy="one_device", progress=settings.progress, **csv_columns,
+                seed=settings.seed, dtype=settings.dtype, strategy="one_device", progress=settings.progress,
+                **csv_columns,
             ))
             best = result.results["best"]
             grid.append({"learning_rate": learning_rate, "dev": best["value"], "metric": best["metric"],
