@@ -40,7 +40,8 @@ def _pretrain(args, dtype: str, output_dir: str) -> float:
     return time.perf_counter() - start
 
 
-def _rows(path: str) -> list[dict[str, float]]:
+def metric_rows(path: str) -> list[dict[str, float]]:
+    """A run's `metrics.csv` as one dict of floats per row (empty cells left out)."""
     with open(path, newline="") as table:
         return [{name: float(value) for name, value in row.items() if value != ""} for row in csv.DictReader(table)]
 
@@ -86,7 +87,7 @@ def main():
         for dtype in PRECISIONS:
             print(f"pretraining {args.train_steps} steps in {dtype} ...", file=sys.stderr, flush=True)
             walls[dtype] = _pretrain(args, dtype, os.path.join(work, dtype))
-            curves[dtype] = _rows(os.path.join(work, dtype, "metrics.csv"))
+            curves[dtype] = metric_rows(os.path.join(work, dtype, "metrics.csv"))
         shutil.rmtree(work, ignore_errors=True)
 
     plot = os.path.splitext(args.output)[0] + ".png"

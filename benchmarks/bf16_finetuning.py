@@ -18,7 +18,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import csv
+import io
 import json
 import os
 import platform
@@ -27,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from bf16_curves import metric_rows
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 
@@ -39,16 +41,15 @@ def _finetune(args, dtype: str, seed: int, output_dir: str) -> float:
                "--max-seq-length", str(args.max_seq_length), "--eval-every", str(args.eval_every),
                "--seed", str(seed), "--dtype", dtype, "--no-progress"]
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finished = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if finished.returncode:
+        lines = finished.stderr.strip().splitlines() or [f"exit code {finished.returncode}"]
+        print(f"error: albert finetune --dtype {dtype} --seed {seed} failed: {lines[-1]}", file=sys.stderr)
+        sys.exit(2)
     return time.perf_counter() - start
 
 
-def _curve(run_dir: str) -> list[dict[str, float]]:
-    with open(os.path.join(run_dir, "metrics.csv"), newline="") as table:
-        return [{name: float(value) for name, value in row.items() if value != ""} for row in csv.DictReader(table)]
-
-
-def _plot(runs: dict[tuple[str, int], dict], path: str) -> None:
+def _plot(runs: dict[tuple[str, int], dict]) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -56,17 +57,20 @@ def _plot(runs: dict[tuple[str, int], dict], path: str) -> None:
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     colors = {"float32": "tab:blue", "mixed_bfloat16": "tab:orange"}
+    first_seed = min(seed for _, seed in runs)  # one legend entry per precision
     for (dtype, seed), run in runs.items():
         steps = [row["step"] for row in run["curve"]]
         for axis, column in zip(axes, ("loss", "dev_accuracy")):
             axis.plot(steps, [row[column] for row in run["curve"]], color=colors[dtype], alpha=0.8,
-                      label=dtype if seed == min(s for _, s in runs) else None)
+                      label=dtype if seed == first_seed else None)
     for axis, title in zip(axes, ("training loss (Keras' running mean within each epoch)", "dev accuracy")):
         axis.set_title(title)
         axis.set_xlabel("step")
         axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=110)
+    return png.getvalue()
 
 
 def main() -> None:
@@ -83,6 +87,12 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=53, help="steps between dev evaluations (the curve)")
     parser.add_argument("--output", default=None, help="markdown table (a .png and .json beside it)")
     args = parser.parse_args()
+    for name in ("train.tsv", "dev.tsv"):
+        if not os.path.isfile(os.path.join(args.data_dir, name)):
+            parser.exit(2, f"error: --data-dir {args.data_dir} has no {name}: pass a folder with train.tsv and dev.tsv\n")
+    if not os.path.isfile(os.path.join(args.init, "config.json")):
+        parser.exit(2, f"error: --init {args.init} is not a preset folder (no config.json): pass one, such as "
+                       "runs/demo/pretrain/model\n")
 
     runs: dict[tuple[str, int], dict] = {}
     with tempfile.TemporaryDirectory(prefix="bf16-finetuning-") as work:
@@ -94,7 +104,8 @@ def main() -> None:
                 seconds = _finetune(args, dtype, seed, run_dir)
                 with open(os.path.join(run_dir, "eval_results.json")) as results:
                     last = json.load(results)["last"]["scores"]["dev"]["accuracy"]
-                runs[dtype, seed] = {"seconds": seconds, "dev_accuracy": last, "curve": _curve(run_dir)}
+                runs[dtype, seed] = {"seconds": seconds, "dev_accuracy": last,
+                                     "curve": metric_rows(os.path.join(run_dir, "metrics.csv"))}
                 print(f"  {seconds:.1f} s, dev accuracy {last:.4f}", file=sys.stderr, flush=True)
 
     lines = [f"`albert finetune` on {args.data_dir} from {args.init}: {args.epochs} epochs of batch "
@@ -117,14 +128,14 @@ def main() -> None:
                   f"{statistics.median(speedups):.2f}x."]
     print("\n" + "\n".join(lines))
     if args.output:
-        base = os.path.splitext(args.output)[0]
-        _plot(runs, base + ".png")
-        with open(base + ".json", "w") as raw:
-            json.dump({f"{dtype}/{seed}": run for (dtype, seed), run in runs.items()}, raw, indent=1)
-        with open(args.output, "w") as table:
-            table.write(f"`python benchmarks/bf16_finetuning.py {' '.join(sys.argv[1:])}`\n\n" + "\n".join(lines)
-                        + f"\n\n![curves]({os.path.basename(base)}.png)\n")
+        from albert_tf.io_utils import atomic_write_bytes, atomic_write_text  # written aside and renamed
 
+        base = os.path.splitext(args.output)[0]
+        atomic_write_bytes(base + ".png", _plot(runs))
+        atomic_write_text(base + ".json", json.dumps({f"{dtype}/{seed}": run for (dtype, seed), run in runs.items()},
+                                                     indent=1))
+        atomic_write_text(args.output, f"`python benchmarks/bf16_finetuning.py {' '.join(sys.argv[1:])}`\n\n"
+                          + "\n".join(lines) + f"\n\n![curves]({os.path.basename(base)}.png)\n")
 
 if __name__ == "__main__":
     main()
