@@ -35,10 +35,10 @@ def random_batch(batch: int, seq_length: int, vocab: int) -> dict:
     }
 
 
-def albert_tf_classifier(config, preprocessor=None):
+def albert_tf_classifier(config, preprocessor=None, jit_compile: bool = False):
     """albert_tf `AlbertClassifier` over `config` (an AlbertConfig), with `preprocessor` if given (text in),
-    compiled as `albert finetune` compiles it, its train function made. Built from seed 0 under the current
-    Keras dtype policy."""
+    compiled as `albert finetune [--jit-compile]` compiles it, its train function made. Built from seed 0
+    under the current Keras dtype policy."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
 
@@ -50,7 +50,8 @@ def albert_tf_classifier(config, preprocessor=None):
     model = AlbertClassifier(AlbertBackbone(config), LABELS, dropout=DROPOUT, preprocessor=preprocessor)
     model.compile(optimizer=create_optimizer("adamw", learning_rate=1e-4, warmup_steps=0, total_steps=10000,
                                              weight_decay=0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
+                  jit_compile=jit_compile)
     model.make_train_function()
     return model
 
@@ -64,15 +65,16 @@ def albert_tf_inputs(batch: int, seq_length: int, vocab: int) -> tuple:
     return {name: tf.constant(value) for name, value in data.items()}, labels
 
 
-def albert_tf_step(config, batch: int, seq_length: int) -> Callable[[], float]:
-    """`albert_tf_classifier`'s step on the random batch."""
-    model = albert_tf_classifier(config)
+def albert_tf_step(config, batch: int, seq_length: int, jit_compile: bool = False) -> Callable[[], float]:
+    """`albert_tf_classifier`'s step on the random batch (the whole step XLA-compiled with `jit_compile`)."""
+    model = albert_tf_classifier(config, jit_compile=jit_compile)
     inputs = albert_tf_inputs(batch, seq_length, config.vocab_size)
 
     def step() -> float:
         model.reset_metrics()
         return float(model.train_function(iter([inputs]))["loss"])
 
+    step.model = model  # for tests: what was compiled, and how
     return step
 
 

@@ -75,6 +75,7 @@ def albert_tf_step(config, batch: int, seq_length: int, masked: int, learning_ra
         model.reset_metrics()
         return float(model.train_function(iter([features]))["loss"])
 
+    step.model = model  # for tests: what was compiled, and how
     return step
 
 

@@ -14,7 +14,9 @@ gradients; the attention batched matmuls too) run alone in one `tf.function`, wi
 work between them. The ratio step / floor is what the overhead costs; the issue's goal is at most 1.4x in float32.
 
 Cases, each in its own subprocess:
-- albert_tf float32 and mixed_bfloat16 (the floor in bfloat16 for the latter);
+- albert_tf float32 and mixed_bfloat16 (the floor in bfloat16 for the latter), and float32 with the
+  whole step XLA-compiled (`albert_tf_xla`, what `--jit-compile` does; the floor stays TensorFlow's
+  matmuls);
 - with `--before REV`: the same albert_tf case on the library as it was at git revision REV
   (extracted with `git archive` to a temporary folder and put first on PYTHONPATH);
 - peers of the same shape: for pretraining KerasHub `AlbertMaskedLM` (MLM only, AdamW) and Hugging
@@ -116,14 +118,16 @@ def _interleaved(step, floor, repeats):
     return {"seconds": seconds, "floor_seconds": floors, "first_loss": losses[0], "last_loss": losses[-1]}
 
 
-def albert_tf_step(step: str, config, batch: int, seq_length: int, masked: int):
-    """albert_tf's `step` (one of STEPS) of `config` on its random batch: a callable returning the loss."""
+def albert_tf_step(step: str, config, batch: int, seq_length: int, masked: int, jit_compile: bool = False):
+    """albert_tf's `step` (one of STEPS) of `config` on its random batch: a callable returning the loss.
+    With `jit_compile` XLA compiles the whole step, as `--jit-compile` does."""
     if step == "pretraining":
-        return pretraining_cases.albert_tf_step(config, batch, seq_length, masked, learning_rate=0.005)
-    return classifier_cases.albert_tf_step(config, batch, seq_length)
+        return pretraining_cases.albert_tf_step(config, batch, seq_length, masked, learning_rate=0.005,
+                                                jit_compile=jit_compile)
+    return classifier_cases.albert_tf_step(config, batch, seq_length, jit_compile=jit_compile)
 
 
-def case_albert_tf(size, step, batch, seq_length, masked, repeats, dtype="float32"):
+def case_albert_tf(size, step, batch, seq_length, masked, repeats, dtype="float32", jit_compile=False):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
 
@@ -132,7 +136,7 @@ def case_albert_tf(size, step, batch, seq_length, masked, repeats, dtype="float3
     preset, dims = SIZES[size]
     keras.config.set_dtype_policy(dtype)
     config = AlbertConfig.from_preset(preset).replace(vocab_size=dims["vocab"])
-    train_step = albert_tf_step(step, config, batch, seq_length, masked)
+    train_step = albert_tf_step(step, config, batch, seq_length, masked, jit_compile)
     floor = _matmul_floor(matmul_shapes(dims, batch, seq_length, step, masked),
                           "bfloat16" if "bfloat16" in dtype else "float32")
     try:  # which CPU kernels ran: TensorFlow picks oneDNN or Eigen by CPU (docs/benchmarks.md#onednn-on-avx2-cpus)
@@ -159,6 +163,8 @@ def case_hugging_face(size, step, batch, seq_length, masked, repeats):
 CASES = {
     "albert_tf": ("albert_tf, float32", lambda *a: case_albert_tf(*a)),
     "albert_tf_bf16": ("albert_tf, mixed_bfloat16", lambda *a: case_albert_tf(*a, dtype="mixed_bfloat16")),
+    "albert_tf_xla": ("albert_tf, float32, whole step XLA-compiled (`--jit-compile`)",
+                      lambda *a: case_albert_tf(*a, jit_compile=True)),
     "before": ("albert_tf before the change, float32", lambda *a: case_albert_tf(*a)),
     "before_bf16": ("albert_tf before the change, mixed_bfloat16",
                     lambda *a: case_albert_tf(*a, dtype="mixed_bfloat16")),

@@ -88,3 +88,16 @@ def test_the_floors_differ_in_their_heads_only(benchmark):
     decoder = ((BATCH * MASKED, DIMS["embedding"]), (DIMS["embedding"], DIMS["vocab"]), False)
     assert decoder in pretraining and decoder not in classifier
     assert ((BATCH, DIMS["hidden"]), (DIMS["hidden"], 2), False) in classifier
+
+
+@pytest.mark.parametrize("step", ["pretraining", "classifier"])
+def test_the_xla_case_trains_the_same_step_compiled_whole(benchmark, step, monkeypatch):
+    """`albert_tf_xla` times `--jit-compile`'s step: the same first loss as the default step's."""
+    import classifier_cases
+
+    # XLA draws dropout masks from other random streams than TensorFlow's kernels: compare without it.
+    monkeypatch.setattr(classifier_cases, "DROPOUT", 0.0)
+    plain = benchmark.albert_tf_step(step, _config(), BATCH, SEQ_LENGTH, MASKED)
+    compiled = benchmark.albert_tf_step(step, _config(), BATCH, SEQ_LENGTH, MASKED, jit_compile=True)
+    assert (compiled.model.jit_compile, plain.model.jit_compile) == (True, False)
+    assert compiled() == pytest.approx(plain(), rel=1e-5)
