@@ -4,7 +4,9 @@ On a CPU with AVX512_BF16 or AMX-BF16 (Intel Cooper Lake / Sapphire Rapids and l
 and later), oneDNN runs bfloat16 matmuls at about twice the float32 rate, and a small model's
 training step is measured 1.2x faster (whole `albert pretrain` runs 1.4x) with loss curves no worse
 (benchmarks/results/small_model_step.md, benchmarks/results/bf16_curves.md). Without those
-instructions bfloat16 is emulated and slower, so `auto` means float32 there.
+instructions bfloat16 is slower: on an AMD EPYC with AVX2 only, the tiny step took 683 ms in
+mixed_bfloat16 against 570 ms in float32 (benchmarks/results/small_model_step_avx2.md), so `auto`
+means float32 there.
 
 On a GPU the answer turns on XLA (benchmarks/results/gpu_pretraining.md, ALBERT-base on an H200):
 XLA-compiled, mixed_bfloat16 steps are 1.6x fp32's; without XLA they are 0.74x, the unfused casts
