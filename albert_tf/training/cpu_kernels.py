@@ -7,12 +7,12 @@ environment variable `TF_ENABLE_ONEDNN_OPTS=1` is set before TensorFlow is impor
 (an AMD EPYC with AVX2, 2 cores; benchmarks/onednn_ab.py) oneDNN made the demo's albert_tiny and
 ALBERT-base's training steps 1.29x and 1.25x faster and ALBERT-base's forward pass at batch 8 1.14x
 faster; at batch 1 it was as fast (0.99x). Whole runs gain less: the default `albert demo` took
-1,877 s against 1,986 s (1.06x; pretraining 1.05x, fine-tuning 1.05x), its fit loop's input pipeline
-and evaluations sharing the two cores, with the same losses to six digits. The choice is the whole process's, falls before
-TensorFlow loads and reaches the user's own TensorFlow code, and it was measured on one CPU model,
-so the library does not make it: the `albert` commands that train say, in one log line once they
-have finished, that it is there to be made (albert_tf/cli/main.py; a failed run still says only
-its error, and the demo's two training runs say it once).
+1,877 s against 1,986 s (1.06x; pretraining 1.05x, fine-tuning 1.06x), its fit loop's input
+pipeline and evaluations sharing the two cores, with the same losses to six digits. The choice is
+the whole process's, falls before TensorFlow loads and reaches the user's own TensorFlow code, and
+it was measured on one CPU model, so the library does not make it: the `albert` commands that train
+say, in one log line once they have finished, that it is there to be made (albert_tf/cli/main.py; a
+failed run still says only its error, and the demo's two training runs say it once).
 """
 
 from __future__ import annotations
